@@ -1,0 +1,1 @@
+complete --command sessmap --no-files --arguments "(env _SESSMAP_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=get-args _TYPER_COMPLETE_ARGS=(commandline -cp) sessmap)" --condition "env _SESSMAP_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=is-args _TYPER_COMPLETE_ARGS=(commandline -cp) sessmap"

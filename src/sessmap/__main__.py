@@ -1,0 +1,3 @@
+from sessmap.cli import main
+
+main()

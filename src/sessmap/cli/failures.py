@@ -1,0 +1,43 @@
+"""How a failure becomes one error line and an exit code.
+
+Shared by the full Typer app and the Typer-free fast path, so both say exactly the same thing.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from sessmap.errors import ExitCode, SessmapError
+
+PROG = "sessmap"
+
+
+def with_hint(message: str, hint: str | None) -> str:
+    return f"{message}; {hint}" if hint else message
+
+
+def describe(err: Exception) -> tuple[str, int]:
+    """The message and exit code for an exception that is not the command line's fault."""
+    if isinstance(err, SessmapError):
+        return err.line, int(err.exit_code)
+    if isinstance(err, OSError):
+        return f"{err.strerror or err}" + (f": {err.filename}" if err.filename else ""), ExitCode.ERROR
+    # A bug: still one line; the traceback comes with -v.
+    return f"unexpected {type(err).__name__}: {err}; run with -v for the traceback", ExitCode.ERROR
+
+
+def error_line(message: str) -> str:
+    """``sessmap: error: …`` on one line, whatever the message held."""
+    return f"{PROG}: error: {' '.join(message.split())}"
+
+
+def reader_went_away() -> int:
+    """``sessmap list | head``: stop quietly; point stdout at /dev/null so the final flush
+    cannot fail."""
+    import contextlib
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    with contextlib.suppress(OSError, ValueError):  # stdout without a file descriptor
+        os.dup2(devnull, sys.stdout.fileno())
+    return ExitCode.ERROR

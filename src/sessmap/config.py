@@ -1,0 +1,221 @@
+"""Where sessmap keeps things, and the TOML config file (SPEC §5).
+
+``SESSMAP_HOME`` relocates all state (config and default store) into one folder; tests and
+containers use it. Otherwise platformdirs' user config and data folders, app name ``sessmap``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+from sessmap.errors import InvalidInput
+from sessmap.model import validate_agent, validate_provider
+
+APP_NAME = "sessmap"
+OnStale = Literal["fresh", "fail"]
+ON_STALE_CHOICES: tuple[OnStale, ...] = ("fresh", "fail")
+DEFAULT_TTL = timedelta(days=30)
+
+
+def home_override() -> Path | None:
+    value = os.environ.get("SESSMAP_HOME")
+    return Path(value).expanduser() if value else None
+
+
+def data_dir() -> Path:
+    home = home_override()
+    if home is not None:
+        return home
+    from platformdirs import user_data_path
+
+    return user_data_path(APP_NAME, appauthor=False)
+
+
+def config_dir() -> Path:
+    home = home_override()
+    if home is not None:
+        return home
+    from platformdirs import user_config_path
+
+    return user_config_path(APP_NAME, appauthor=False)
+
+
+def default_config_path() -> Path:
+    """``--config``, else ``SESSMAP_CONFIG``, else ``<config dir>/config.toml``."""
+    value = os.environ.get("SESSMAP_CONFIG")
+    return Path(value).expanduser() if value else config_dir() / "config.toml"
+
+
+def default_store_url() -> str:
+    return f"sqlite:{data_dir() / 'sessions.db'}"
+
+
+@dataclass(frozen=True, slots=True)
+class AgentProfile:
+    """``[agents.NAME]``: defaults for one agent name."""
+
+    provider: str | None = None
+    cwd: str | None = None  # may start with ~; expanded when used
+    args: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderTemplate:
+    """``[providers.NAME]``: a provider defined by argument templates, no code.
+
+    ``new``: args for a new session (``{session_id}`` makes the id chosen by sessmap);
+    ``resume``: args to resume ``{session_id}``; ``fork``: args to fork ``{parent_id}`` (with
+    ``{session_id}`` if the CLI takes a chosen id); ``capture``: a regex with a group ``id``
+    matched against the agent's output to learn an id the CLI chose itself.
+    ``stale``: a regex on the agent's output meaning "no such session".
+    """
+
+    new: tuple[str, ...] = ()
+    resume: tuple[str, ...] = ()
+    fork: tuple[str, ...] | None = None
+    capture: str | None = None
+    stale: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    path: Path
+    store: str | None = None
+    ttl: timedelta = DEFAULT_TTL
+    wait_timeout: timedelta | None = None  # None: wait for ever
+    on_stale: OnStale = "fresh"
+    agents: dict[str, AgentProfile] = field(default_factory=dict)
+    providers: dict[str, ProviderTemplate] = field(default_factory=dict)
+
+
+# What the file may hold, with each setting's TOML type (`config set` parses values by it).
+SCALAR_SETTINGS = ("store", "ttl", "wait_timeout", "on_stale")
+AGENT_SETTINGS: dict[str, type] = {"provider": str, "cwd": str, "args": list}
+PROVIDER_SETTINGS: dict[str, type] = {"new": list, "resume": list, "fork": list, "capture": str, "stale": str}
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """The file's table; {} if it does not exist. Unreadable or invalid TOML: InvalidInput."""
+    try:
+        handle = path.open("rb")
+    except FileNotFoundError:
+        return {}
+    except OSError as err:
+        raise InvalidInput(f"cannot read config file {path}: {err.strerror}") from None
+    # Loaded only when there is a file to parse: most `sessmap get`/`exec` runs have none.
+    import tomllib
+
+    with handle:
+        try:
+            return tomllib.load(handle)
+        except tomllib.TOMLDecodeError as err:
+            raise InvalidInput(f"config file {path} is not valid TOML: {err}") from None
+        except OSError as err:
+            raise InvalidInput(f"cannot read config file {path}: {err.strerror}") from None
+
+
+def load_config(path: Path | None = None) -> Config:
+    path = path or default_config_path()
+    return parse_config(read_toml(path), path)
+
+
+def parse_config(raw: dict[str, Any], path: Path) -> Config:
+    """Validate the whole table; the first problem is an InvalidInput naming the file and key."""
+    try:
+        unknown = set(raw) - {*SCALAR_SETTINGS, "agents", "providers"}
+        if unknown:
+            raise InvalidInput(f"unknown setting(s) {', '.join(sorted(unknown))}")
+        return Config(
+            path=path,
+            store=_str(raw, "store") if "store" in raw else None,
+            ttl=_duration(raw, "ttl") if "ttl" in raw else DEFAULT_TTL,
+            wait_timeout=_duration(raw, "wait_timeout") if "wait_timeout" in raw else None,
+            on_stale=_on_stale(raw),
+            agents={
+                validate_agent(name): _agent(name, table) for name, table in _tables(raw, "agents").items()
+            },
+            providers={
+                validate_provider(name): _provider(name, table)
+                for name, table in _tables(raw, "providers").items()
+            },
+        )
+    except InvalidInput as err:
+        raise InvalidInput(f"config file {path}: {err}", hint=err.hint) from None
+
+
+def _str(table: dict[str, Any], name: str) -> str:
+    value = table[name]
+    if not isinstance(value, str):
+        raise InvalidInput(f"{name} must be a string")
+    return value
+
+
+def _duration(table: dict[str, Any], name: str) -> timedelta:
+    from sessmap.durations import parse_duration  # loaded only for a config that sets a duration
+
+    return parse_duration(_str(table, name))
+
+
+def _strings(table: dict[str, Any], name: str) -> tuple[str, ...]:
+    value = table[name]
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise InvalidInput(f"{name} must be a list of strings")
+    return tuple(value)
+
+
+def _on_stale(raw: dict[str, Any]) -> OnStale:
+    value = raw.get("on_stale", "fresh")
+    if value not in ON_STALE_CHOICES:
+        raise InvalidInput(f"on_stale must be 'fresh' or 'fail', not {value!r}")
+    return value  # type: ignore[no-any-return]
+
+
+def _tables(raw: dict[str, Any], name: str) -> dict[str, dict[str, Any]]:
+    value = raw.get(name, {})
+    if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+        raise InvalidInput(f"[{name}] must hold tables like [{name}.NAME]")
+    return value
+
+
+def _agent(name: str, table: dict[str, Any]) -> AgentProfile:
+    unknown = set(table) - AGENT_SETTINGS.keys()
+    if unknown:
+        raise InvalidInput(f"agents.{name}: unknown setting(s) {', '.join(sorted(unknown))}")
+    return AgentProfile(
+        provider=validate_provider(_str(table, "provider")) if "provider" in table else None,
+        cwd=_str(table, "cwd") if "cwd" in table else None,
+        args=_strings(table, "args") if "args" in table else (),
+    )
+
+
+def _provider(name: str, table: dict[str, Any]) -> ProviderTemplate:
+    unknown = set(table) - PROVIDER_SETTINGS.keys()
+    if unknown:
+        raise InvalidInput(f"providers.{name}: unknown setting(s) {', '.join(sorted(unknown))}")
+    if "resume" not in table:
+        raise InvalidInput(f"providers.{name}: 'resume' is required")
+    for pattern in ("capture", "stale"):
+        if pattern in table:
+            _compile(name, pattern, _str(table, pattern))
+    return ProviderTemplate(
+        new=_strings(table, "new") if "new" in table else (),
+        resume=_strings(table, "resume"),
+        fork=_strings(table, "fork") if "fork" in table else None,
+        capture=_str(table, "capture") if "capture" in table else None,
+        stale=_str(table, "stale") if "stale" in table else None,
+    )
+
+
+def _compile(name: str, setting: str, pattern: str) -> None:
+    import re
+
+    try:
+        compiled = re.compile(pattern)
+    except re.error as err:
+        raise InvalidInput(f"providers.{name}.{setting} is not a valid regex: {err}") from None
+    if setting == "capture" and "id" not in compiled.groupindex:
+        raise InvalidInput(f"providers.{name}.capture needs a named group (?P<id>…)")

@@ -1,0 +1,70 @@
+"""Exception types and exit codes. No Typer, no Rich: the CLI maps these to output."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """The documented exit codes (SPEC §6)."""
+
+    OK = 0
+    ERROR = 1  # operational: store unreachable or corrupt, I/O error, stale session (--on-stale fail)
+    USAGE = 2  # usage error or invalid input
+    NOT_FOUND = 3  # no such mapping
+    CONFLICT = 4  # mapping exists, provider mismatch
+    BUSY = 75  # thread busy (EX_TEMPFAIL)
+    CANNOT_EXECUTE = 126  # exec: the agent command is not executable (shell convention)
+    COMMAND_NOT_FOUND = 127  # exec: the agent command is not found (shell convention)
+    INTERRUPTED = 130  # Ctrl-C
+
+
+class SessmapError(Exception):
+    """Base class: every error sessmap raises on purpose. ``str(err)`` is the one-line message."""
+
+    exit_code: ExitCode = ExitCode.ERROR
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.hint = hint  # what to do next, shown after the message
+
+    @property
+    def line(self) -> str:
+        """The message and its hint, as one line says them: ``…; try: sessmap list``."""
+        return f"{self}; {self.hint}" if self.hint else str(self)
+
+
+class InvalidInput(SessmapError):
+    """Bad key, agent name, duration, label, URL, config value or command line."""
+
+    exit_code = ExitCode.USAGE
+
+
+class NotFound(SessmapError):
+    """No mapping for (agent, key)."""
+
+    exit_code = ExitCode.NOT_FOUND
+
+
+class Conflict(SessmapError):
+    """The mapping exists already, or a provider does not match."""
+
+    exit_code = ExitCode.CONFLICT
+
+
+class Busy(SessmapError):
+    """Another run holds the thread."""
+
+    exit_code = ExitCode.BUSY
+
+
+class StoreError(SessmapError):
+    """The store is unreachable, corrupt, foreign, of a newer schema, or an I/O error happened."""
+
+    exit_code = ExitCode.ERROR
+
+
+class StaleSession(SessmapError):
+    """The mapped session can no longer be resumed and --on-stale is fail."""
+
+    exit_code = ExitCode.ERROR

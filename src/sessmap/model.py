@@ -1,0 +1,304 @@
+"""The mapping record (SPEC §1) and validation of what users type into it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping as ReadOnlyDict
+from dataclasses import dataclass, field, fields, replace
+from datetime import UTC, datetime
+from types import MappingProxyType
+from typing import Any, Literal, cast
+
+from sessmap.errors import InvalidInput
+
+State = Literal["active", "pending", "pending-fork"]
+STATES: tuple[State, ...] = ("active", "pending", "pending-fork")
+DEFAULT_AGENT = "default"
+
+MAX_KEY_LENGTH = 512
+MAX_LABEL_KEY_LENGTH = 128
+MAX_LABEL_VALUE_LENGTH = 1024
+MAX_SESSION_ID_LENGTH = 256
+
+_AGENT_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
+_PROVIDER_NAME = _AGENT_NAME
+# C0, DEL and C1 control characters; NUL included.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# Lone surrogates (from undecodable bytes in argv, via surrogateescape) cannot be stored as UTF-8.
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+# Session ids reach agent command lines: never let one look like an option or carry spaces.
+_SESSION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]*")
+
+
+def validate_key(key: str) -> str:
+    """A thread key: 1-512 characters, no control characters; otherwise opaque."""
+    if not isinstance(key, str) or not key:
+        raise InvalidInput("thread key is empty")
+    if len(key) > MAX_KEY_LENGTH:
+        raise InvalidInput(f"thread key is {len(key)} characters long; the limit is {MAX_KEY_LENGTH}")
+    if _CONTROL.search(key):
+        raise InvalidInput(f"thread key {key!r} contains a control character")
+    if _SURROGATE.search(key):
+        raise InvalidInput(f"thread key {key!r} is not valid Unicode (undecodable bytes?)")
+    return key
+
+
+def validate_agent(agent: str) -> str:
+    """An agent name: 1-64 of ``[A-Za-z0-9._-]``."""
+    if not isinstance(agent, str) or not _AGENT_NAME.fullmatch(agent):
+        raise InvalidInput(f"invalid agent name {agent!r}: use 1-64 of A-Z a-z 0-9 . _ -")
+    return agent
+
+
+def validate_provider(provider: str) -> str:
+    """A provider name: same alphabet as agent names."""
+    if not isinstance(provider, str) or not _PROVIDER_NAME.fullmatch(provider):
+        raise InvalidInput(f"invalid provider name {provider!r}: use 1-64 of A-Z a-z 0-9 . _ -")
+    return provider
+
+
+def validate_session_id(session_id: str) -> str:
+    """A session id as agent CLIs print them; never option-like, never with spaces."""
+    if (
+        not isinstance(session_id, str)
+        or len(session_id) > MAX_SESSION_ID_LENGTH
+        or not _SESSION_ID.fullmatch(session_id)
+    ):
+        raise InvalidInput(
+            f"invalid session id {session_id!r}: letters, digits and . _ : - "
+            f"(not first), at most {MAX_SESSION_ID_LENGTH} characters"
+        )
+    return session_id
+
+
+def validate_label(name: str, value: str) -> tuple[str, str]:
+    if (
+        not name
+        or len(name) > MAX_LABEL_KEY_LENGTH
+        or "=" in name
+        or _CONTROL.search(name)
+        or _SURROGATE.search(name)
+    ):
+        raise InvalidInput(
+            f"invalid label name {name!r}: 1-{MAX_LABEL_KEY_LENGTH} characters, no '=' or control characters"
+        )
+    if len(value) > MAX_LABEL_VALUE_LENGTH or _CONTROL.search(value) or _SURROGATE.search(value):
+        raise InvalidInput(
+            f"invalid value for label {name!r}: at most {MAX_LABEL_VALUE_LENGTH} characters, "
+            "no control characters"
+        )
+    return name, value
+
+
+def parse_label(text: str) -> tuple[str, str]:
+    """``k=v`` from the command line."""
+    name, sep, value = text.partition("=")
+    if not sep:
+        raise InvalidInput(f"invalid label {text!r}: use name=value")
+    return validate_label(name, value)
+
+
+def validate_cwd(cwd: str) -> str:
+    if not cwd.startswith("/") or "\x00" in cwd:
+        raise InvalidInput(f"working directory {cwd!r} must be an absolute path")
+    if _SURROGATE.search(cwd):
+        raise InvalidInput(f"working directory {cwd!r} is not valid Unicode (undecodable bytes?)")
+    return cwd
+
+
+def now() -> datetime:
+    """The current UTC time at the precision stored (whole seconds)."""
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def format_timestamp(moment: datetime) -> str:
+    """``2026-11-21T10:00:00Z``: UTC, whole seconds (a fraction is cut off)."""
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    # isoformat is C and always writes four-digit years; strftime is slower and pads neither.
+    return moment.isoformat(timespec="seconds")[:19] + "Z"
+
+
+def parse_timestamp(text: str) -> datetime:
+    """ISO-8601 in UTC; ``Z`` or an offset accepted, normalised to whole seconds in UTC."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        raise InvalidInput(f"invalid timestamp {text!r}: use ISO-8601 like 2026-11-21T10:00:00Z") from None
+    if moment.tzinfo is None:
+        raise InvalidInput(f"invalid timestamp {text!r}: give a time zone (Z for UTC)")
+    if moment.tzinfo is UTC and not moment.microsecond:
+        return moment  # the stored form: nothing to normalise (the common case, once per row read)
+    return moment.astimezone(UTC).replace(microsecond=0)
+
+
+@dataclass(frozen=True, slots=True)
+class Parent:
+    """Where a fork came from."""
+
+    agent: str
+    key: str
+    session_id: str | None
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {"agent": self.agent, "key": self.key, "session_id": self.session_id}
+
+
+_NO_LABELS: ReadOnlyDict[str, str] = MappingProxyType({})  # shared: read-only, and most mappings have none
+
+
+def _frozen_labels(labels: ReadOnlyDict[str, str] | None) -> ReadOnlyDict[str, str]:
+    if not labels:
+        return _NO_LABELS
+    return MappingProxyType(dict(sorted(labels.items())))
+
+
+@dataclass(frozen=True, slots=True)
+class Mapping:
+    """One thread's session for one agent; identified by ``(agent, key)``."""
+
+    key: str
+    provider: str
+    created_at: datetime
+    updated_at: datetime
+    agent: str = DEFAULT_AGENT
+    session_id: str | None = None
+    state: State = "active"
+    cwd: str | None = None
+    last_used_at: datetime | None = None
+    turns: int = 0
+    last_exit: int | None = None
+    parent: Parent | None = None
+    labels: ReadOnlyDict[str, str] = field(default_factory=lambda: _NO_LABELS)
+    # Set by validate(): a frozen Mapping cannot become invalid, so importing a million rows
+    # (validated as parsed, and again by the store) checks each once. evolve() resets it.
+    _validated: bool = field(default=False, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "labels", _frozen_labels(self.labels))
+
+    @property
+    def last_seen(self) -> datetime:
+        """What TTL ages are measured from: last use, else creation."""
+        return self.last_used_at or self.created_at
+
+    def evolve(self, **changes: Any) -> Mapping:
+        return replace(self, **changes)
+
+    def validate(self) -> Mapping:
+        """Raise InvalidInput unless every field is well-formed; returns self."""
+        if self._validated:
+            return self
+        validate_key(self.key)
+        validate_agent(self.agent)
+        validate_provider(self.provider)
+        if self.state not in STATES:
+            raise InvalidInput(f"invalid state {self.state!r}: use one of {', '.join(STATES)}")
+        if self.session_id is None:
+            if self.state == "active":
+                raise InvalidInput(f"mapping {self.key!r} is active but has no session id")
+        else:
+            validate_session_id(self.session_id)
+        if self.state == "pending-fork" and self.parent is None:
+            raise InvalidInput(f"mapping {self.key!r} is pending-fork but has no parent")
+        if self.cwd is not None:
+            validate_cwd(self.cwd)
+        if isinstance(self.turns, bool) or not isinstance(self.turns, int) or self.turns < 0:
+            raise InvalidInput(f"invalid turns {self.turns!r}")
+        if self.last_exit is not None and (
+            isinstance(self.last_exit, bool) or not isinstance(self.last_exit, int)
+        ):
+            raise InvalidInput(f"invalid last_exit {self.last_exit!r}")
+        for name, value in self.labels.items():
+            validate_label(name, value)
+        if self.parent is not None:
+            validate_agent(self.parent.agent)
+            validate_key(self.parent.key)
+            if self.parent.session_id is not None:
+                validate_session_id(self.parent.session_id)
+        object.__setattr__(self, "_validated", True)
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form: SPEC §1's field names, in its order."""
+        return {
+            "key": self.key,
+            "agent": self.agent,
+            "provider": self.provider,
+            "session_id": self.session_id,
+            "state": self.state,
+            "cwd": self.cwd,
+            "created_at": format_timestamp(self.created_at),
+            "updated_at": format_timestamp(self.updated_at),
+            "last_used_at": format_timestamp(self.last_used_at) if self.last_used_at else None,
+            "turns": self.turns,
+            "last_exit": self.last_exit,
+            "parent": self.parent.to_dict() if self.parent else None,
+            "labels": dict(self.labels),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Mapping:
+        """Build and validate a mapping from its JSON form (export lines, JSON store rows).
+
+        ``agent`` defaults to ``default``, ``state`` to ``active`` (``pending`` without an id),
+        ``turns`` to 0, timestamps to now; unknown fields are an error so typos do not pass.
+        """
+        if not isinstance(data, dict):
+            raise InvalidInput("a mapping must be a JSON object")
+        unknown = set(data) - _FIELDS
+        if unknown:
+            raise InvalidInput(f"unknown mapping field(s): {', '.join(sorted(unknown))}")
+        for name in ("key", "provider"):
+            if name not in data:
+                raise InvalidInput(f"mapping is missing {name!r}")
+        created = _optional_timestamp(data.get("created_at")) or now()
+        parent = data.get("parent")
+        if parent is not None:
+            if not isinstance(parent, dict) or set(parent) - {"agent", "key", "session_id"}:
+                raise InvalidInput("parent must be an object with agent, key and session_id")
+            parent = Parent(
+                agent=_string(parent.get("agent", DEFAULT_AGENT), "parent.agent"),
+                key=_string(parent.get("key"), "parent.key"),
+                session_id=_optional_string(parent.get("session_id"), "parent.session_id"),
+            )
+        labels = data.get("labels") or {}
+        if not isinstance(labels, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in labels.items()
+        ):
+            raise InvalidInput("labels must be an object of strings")
+        session_id = _optional_string(data.get("session_id"), "session_id")
+        state = data.get("state") or ("active" if session_id else "pending")
+        mapping = cls(
+            key=_string(data["key"], "key"),
+            agent=_string(data.get("agent", DEFAULT_AGENT), "agent"),
+            provider=_string(data["provider"], "provider"),
+            session_id=session_id,
+            state=cast(State, state),
+            cwd=_optional_string(data.get("cwd"), "cwd"),
+            created_at=created,
+            updated_at=_optional_timestamp(data.get("updated_at")) or created,
+            last_used_at=_optional_timestamp(data.get("last_used_at")),
+            turns=data.get("turns", 0),
+            last_exit=data.get("last_exit"),
+            parent=parent,
+            labels=labels,
+        )
+        return mapping.validate()
+
+
+_FIELDS = frozenset(f.name for f in fields(Mapping) if f.init)
+
+
+def _string(value: Any, name: str) -> str:
+    if not isinstance(value, str):
+        raise InvalidInput(f"{name} must be a string")
+    return value
+
+
+def _optional_string(value: Any, name: str) -> str | None:
+    return None if value is None else _string(value, name)
+
+
+def _optional_timestamp(value: Any) -> datetime | None:
+    return None if value is None else parse_timestamp(_string(value, "timestamp"))

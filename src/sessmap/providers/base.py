@@ -1,0 +1,146 @@
+"""The Provider protocol: what sessmap needs to know about one agent CLI.
+
+A provider turns the user's command (``claude -p "hi"``) into the command for one step of a
+session (start, resume or fork), says which of the agent's output streams carry something
+sessmap must read (an id the CLI chose, or "no such session"), and reads it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Protocol
+
+from sessmap.errors import InvalidInput
+from sessmap.model import Mapping
+
+StepKind = Literal["new", "resume", "fork"]
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """What one run asks of the agent's sessions.
+
+    ``new``: start a session, with ``session_id`` if sessmap chose it (None: the CLI picks one).
+    ``resume``: continue ``session_id``. ``fork``: copy ``parent_id`` into a new session,
+    ``session_id`` if sessmap chose it.
+    """
+
+    kind: StepKind
+    session_id: str | None = None
+    parent_id: str | None = None
+
+    @classmethod
+    def new(cls, session_id: str | None = None) -> Step:
+        return cls("new", session_id)
+
+    @classmethod
+    def resume(cls, session_id: str) -> Step:
+        return cls("resume", session_id)
+
+    @classmethod
+    def fork(cls, parent_id: str, session_id: str | None = None) -> Step:
+        return cls("fork", session_id, parent_id)
+
+    @property
+    def creates_session(self) -> bool:
+        return self.kind != "resume"
+
+
+@dataclass(frozen=True, slots=True)
+class OutputWatch:
+    """Which of the agent's output streams sessmap must read, and how badly.
+
+    ``required``: nothing but the output tells (no transcript file to look at), so the stream is
+    read even when it is a terminal, at the cost of the agent seeing a pipe there.
+    """
+
+    stdout: bool = False
+    stderr: bool = False
+    required: bool = False
+
+
+NO_WATCH = OutputWatch()
+
+
+@dataclass(frozen=True, slots=True)
+class AgentOutput:
+    """What sessmap read of one run's output (possibly only its head and tail)."""
+
+    stdout: bytes = b""
+    stderr: bytes = b""
+
+    def text(self) -> str:
+        return (self.stdout + b"\n" + self.stderr).decode("utf-8", "replace")
+
+
+SessionFinder = Callable[[], "str | None"]
+"""Called after a run: the id of the session the run created, found from the agent's files."""
+
+
+class Provider(Protocol):
+    name: str
+
+    chooses_id: bool
+    """True when sessmap may choose the session id (claude ``--session-id``); False when the
+    CLI picks it and sessmap captures it (codex), so a new mapping starts ``pending``."""
+
+    def transcript_path(self, mapping: Mapping) -> Path | None:
+        """Where the agent keeps this mapping's transcript, or None if unknowable."""
+        ...
+
+    def session_exists(self, session_id: str, cwd: str | None) -> bool | None:
+        """Whether the agent still has this session; None when the provider cannot tell."""
+        ...
+
+    def prepare_command(self, command: Sequence[str], extra_args: Sequence[str] = ()) -> list[str]:
+        """Check the user's non-empty command (``InvalidInput`` if it already picks a session, or is not a
+        command this provider can manage) and add ``extra_args`` (a profile's) where options go."""
+        ...
+
+    def build_argv(self, command: Sequence[str], step: Step) -> list[str]:
+        """The command to run for ``step``; ``command`` went through ``prepare_command``."""
+        ...
+
+    def watch(self, step: Step) -> OutputWatch:
+        """Output streams to read during ``step`` (to capture an id or notice a stale session)."""
+        ...
+
+    def find_new_session(self, step: Step, cwd: str) -> SessionFinder | None:
+        """Called just before a run that creates a session whose id the CLI picks: a finder to
+        call after the run, or None if the provider has no files to look at."""
+        ...
+
+    def captured_id(self, output: AgentOutput) -> str | None:
+        """The id of the session this run created or joined, as the output tells it."""
+        ...
+
+    def is_stale(self, output: AgentOutput) -> bool:
+        """The output says the session to resume or fork does not exist."""
+        ...
+
+
+def session_flag_in(args: Sequence[str], flags: frozenset[str]) -> str | None:
+    """The first of ``flags`` (also as ``--flag=value``) among ``args`` before a ``--``."""
+    for arg in args:
+        if arg == "--":
+            return None
+        name = arg.split("=", 1)[0] if arg.startswith("--") else arg
+        if name in flags:
+            return name
+    return None
+
+
+def reject_session_flag(provider: str, flag: str) -> InvalidInput:
+    return InvalidInput(
+        f"the {provider} command already picks a session ({flag}); sessmap exec adds session flags itself",
+        hint="drop it; use --new to start over, or `sessmap set KEY --session-id ID` to switch sessions",
+    )
+
+
+def required_id(session_id: str | None, provider: str) -> str:
+    """A step's id that the provider cannot do without (the runner always supplies it)."""
+    if session_id is None:
+        raise ValueError(f"{provider} needs a session id for this step")
+    return session_id

@@ -1,0 +1,66 @@
+"""Pick a store from its URL or path (SPEC §2). Backends are imported only when used."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sessmap.errors import InvalidInput
+from sessmap.stores.base import ImportResult, OnConflict, Query, SortOrder, Store
+
+__all__ = ["ImportResult", "OnConflict", "Query", "SortOrder", "Store", "open_store", "store_kind"]
+
+_SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
+
+
+def store_kind(url: str) -> tuple[str, str]:
+    """``(kind, location)`` for a store URL: kind is sqlite, json, postgres or redis."""
+    if url.startswith(("postgresql://", "postgres://")):
+        return "postgres", url
+    if url.startswith(("redis://", "rediss://")):
+        return "redis", url
+    scheme, sep, rest = url.partition(":")
+    if sep and scheme in ("sqlite", "json"):
+        if not rest:
+            raise InvalidInput(f"store URL {url!r} has no path", hint=f"use {scheme}:PATH")
+        return scheme, rest
+    if "://" in url or (sep and len(scheme) > 1 and "/" not in scheme and not rest.startswith("/")):
+        raise InvalidInput(
+            f"unknown store {url!r}",
+            hint="use sqlite:PATH, json:PATH, a path ending .db/.sqlite/.sqlite3/.json, "
+            "postgresql://… or redis://…",
+        )
+    if url.endswith(_SQLITE_SUFFIXES):
+        return "sqlite", url
+    if url.endswith(".json"):
+        return "json", url
+    raise InvalidInput(
+        f"cannot tell which store {url!r} is",
+        hint="end the path with .db or .json, or write sqlite:PATH / json:PATH",
+    )
+
+
+def open_store(url: str) -> Store:
+    """Open (creating and migrating as needed) the store at ``url``.
+
+    >>> store = open_store("sqlite:/tmp/sessions.db")  # doctest: +SKIP
+    """
+    kind, location = store_kind(url)
+    if kind == "sqlite":
+        from sessmap.stores.sqlite import SQLiteStore
+
+        return SQLiteStore(_expand(location))
+    if kind == "json":
+        from sessmap.stores.jsonfile import JSONStore
+
+        return JSONStore(_expand(location))
+    if kind == "postgres":
+        from sessmap.stores.postgres import PostgresStore
+
+        return PostgresStore(location)
+    from sessmap.stores.redis import RedisStore
+
+    return RedisStore(location)
+
+
+def _expand(path: str) -> Path:
+    return Path(path).expanduser().absolute()

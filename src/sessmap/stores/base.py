@@ -1,0 +1,161 @@
+"""The one Store protocol every backend implements, and the query it answers.
+
+Stores hold complete, validated ``Mapping`` records; they never compute timestamps or choose
+ids (the core does), so every store behaves alike and one contract suite covers them all.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Literal, Protocol
+
+from sessmap.model import Mapping, State
+
+SortOrder = Literal["last-used", "created", "key"]
+OnConflict = Literal["skip", "replace", "fail"]
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """Filters, order and limit for ``list``, ``export`` and ``prune``. All filters are ANDed.
+
+    Time filters compare ``last_seen`` (last use, else creation): ``seen_before`` keeps
+    mappings last seen strictly before it (older than), ``seen_since`` those at or after it.
+    Order: ``last-used`` and ``created`` newest first, ``key`` A to Z (then agent); ``reverse``
+    flips it. Ties are broken by (key, agent) ascending so the order is total.
+    """
+
+    agent: str | None = None
+    provider: str | None = None
+    prefix: str | None = None
+    match: str | None = None  # glob on the key, case-sensitive (fnmatchcase)
+    labels: tuple[tuple[str, str], ...] = ()
+    seen_before: datetime | None = None
+    seen_since: datetime | None = None
+    state: State | None = None
+    parent: tuple[str, str] | None = None  # (agent, key): the forks of that mapping
+    sort: SortOrder = "last-used"
+    reverse: bool = False
+    limit: int | None = None
+
+    def matches(self, mapping: Mapping) -> bool:
+        """The filter half of the query, for stores that filter in Python."""
+        return (
+            (self.agent is None or mapping.agent == self.agent)
+            and (self.provider is None or mapping.provider == self.provider)
+            and (self.prefix is None or mapping.key.startswith(self.prefix))
+            and (self.match is None or fnmatch.fnmatchcase(mapping.key, self.match))
+            and all(mapping.labels.get(name) == value for name, value in self.labels)
+            and (self.seen_before is None or mapping.last_seen < self.seen_before)
+            and (self.seen_since is None or mapping.last_seen >= self.seen_since)
+            and (self.state is None or mapping.state == self.state)
+            and (
+                self.parent is None
+                or (mapping.parent is not None and (mapping.parent.agent, mapping.parent.key) == self.parent)
+            )
+        )
+
+    def ordered(self, mappings: Iterable[Mapping]) -> list[Mapping]:
+        """The order-and-limit half of the query, for stores that sort in Python."""
+        rows = sorted(mappings, key=lambda m: (m.key, m.agent))
+        if self.sort != "key":
+            newest_first = not self.reverse
+            rows.sort(key=self.sort_time, reverse=newest_first)
+        elif self.reverse:
+            rows.reverse()
+        return rows if self.limit is None else rows[: self.limit]
+
+    def sort_time(self, mapping: Mapping) -> datetime:
+        return mapping.created_at if self.sort == "created" else mapping.last_seen
+
+
+def reparented(mapping: Mapping, agent: str, old_key: str, new_key: str) -> Mapping:
+    """``mapping`` with its parent moved to ``new_key`` if it was (agent, old_key): what a
+    rename does to the forks of the renamed mapping, itself included when it was forked from
+    an earlier mapping of its own key."""
+    parent = mapping.parent
+    if parent is None or (parent.agent, parent.key) != (agent, old_key):
+        return mapping
+    return mapping.evolve(parent=replace(parent, key=new_key))
+
+
+def renamed(mapping: Mapping, new_key: str, updated_at: datetime) -> Mapping:
+    """``mapping`` as ``rename`` stores it: re-keyed, stamped, its own parent followed."""
+    moved = mapping.evolve(key=new_key, updated_at=updated_at)
+    return reparented(moved, mapping.agent, mapping.key, new_key).validate()
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    inserted: int = 0
+    replaced: int = 0
+    skipped: int = 0
+    conflicts: tuple[tuple[str, str], ...] = field(default=())  # (agent, key) with on_conflict=fail
+
+
+class Store(Protocol):
+    """What every backend provides. Every write is atomic; concurrent writers lose nothing.
+
+    Errors: ``NotFound`` for a missing (agent, key), ``Conflict`` for an existing one,
+    ``StoreError`` for anything wrong with the store itself (unreachable, corrupt, foreign,
+    newer schema, I/O). A store that raised ``StoreError`` on open has not changed any file.
+    """
+
+    url: str
+    """Where the store is, for messages; passwords are masked."""
+
+    schema_version: int
+    """The schema version of the open store (latest after migrations)."""
+
+    def get(self, agent: str, key: str) -> Mapping | None: ...
+
+    def insert(self, mapping: Mapping, *, replace: bool = False) -> None:
+        """Add ``mapping``; ``Conflict`` if (agent, key) exists, unless ``replace``."""
+
+    def update(self, agent: str, key: str, change: Callable[[Mapping], Mapping]) -> Mapping:
+        """Atomically read, apply ``change`` and write back; returns the new mapping.
+
+        ``change`` is pure and may be called more than once (optimistic stores retry); it may
+        raise a SessmapError to abort without writing. It must not change agent or key.
+        ``NotFound`` if the mapping does not exist.
+        """
+
+    def rename(self, agent: str, old_key: str, new_key: str, updated_at: datetime) -> Mapping:
+        """Re-key a mapping (and point its forks' ``parent.key`` at the new key), atomically.
+
+        ``NotFound`` if old is missing, ``Conflict`` if new exists.
+        """
+
+    def delete(self, agent: str, key: str) -> Mapping | None:
+        """Remove and return the mapping, or None if there was none."""
+
+    def query(self, query: Query) -> Iterator[Mapping]:
+        """Stream matching mappings in the query's order; memory stays flat for any size."""
+
+    def delete_matching(self, query: Query) -> list[Mapping]:
+        """Atomically delete what ``query`` matches (order and limit ignored); return it."""
+
+    def insert_many(self, mappings: Iterable[Mapping], on_conflict: OnConflict) -> ImportResult:
+        """Import, all or nothing: if iterating ``mappings`` raises (a bad line), nothing is
+        written and the error propagates. With ``fail``, any existing (agent, key) means nothing
+        is written and the result lists the conflicts; ``skip`` keeps existing rows, ``replace``
+        overwrites them. ``mappings`` may be a stream of millions: do not hold it all in memory
+        where the backend can avoid it (one transaction, batched inserts)."""
+
+    def thread_lock(self, agent: str, key: str, timeout: float | None) -> AbstractContextManager[None]:
+        """Hold the one-run-per-thread lock for (agent, key) across processes (and hosts, for
+        server stores). ``timeout``: None waits for ever, 0 tries once; ``Busy`` when it runs
+        out. A holder that dies releases it (at once, or within a documented bound)."""
+
+    def check(self) -> list[str]:
+        """Integrity problems found (empty when healthy), for ``doctor``."""
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Store: ...
+
+    def __exit__(self, *exc_info: object) -> None: ...

@@ -1,0 +1,349 @@
+"""A store in one readable JSON file (``json:PATH``), for tiny setups and people who diff it.
+
+The file is ``{"format": "sessmap", "version": 1, "mappings": [...]}``, pretty-printed and
+sorted by agent then key. Every change takes ``<path>.lock``, reads the file, changes and
+validates it, writes a temp file in the same folder, fsyncs it and ``os.replace``s it over
+the old one. Readers take no lock: a replace is atomic, so they see the old or the new file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import re
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
+
+from sessmap.errors import Conflict, InvalidInput, NotFound, StoreError
+from sessmap.model import Mapping, validate_key
+from sessmap.stores import locks
+from sessmap.stores.base import ImportResult, OnConflict, Query, renamed, reparented
+
+if TYPE_CHECKING:
+    from filelock import BaseFileLock
+
+FORMAT = "sessmap"
+FORMAT_VERSION = 1
+LOCK_TIMEOUT = timedelta(seconds=30)
+
+# Upgrades of older documents, version N -> N+1, applied on read; append only.
+UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+
+Key = tuple[str, str]  # (agent, key)
+Snapshot = dict[Key, Mapping]
+_Signature = tuple[int, int, int]
+T = TypeVar("T")
+
+
+class JSONStore:
+    """The mapping store in one JSON file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.url = f"json:{path}"
+        self.schema_version = FORMAT_VERSION
+        self.lock_path = path.with_name(path.name + ".lock")
+        self._locks_dir = locks.locks_dir_for(path)
+        self._temp_name = re.compile(re.escape(f".{path.name}.") + r"[a-z0-9_]{8}\.tmp")
+        self._cache: tuple[_Signature, Snapshot] | None = None
+        # Refuse a file that is not ours now, before anything is created. Bad entries do not
+        # stop the open (like damaged SQLite rows): reads fail on them and check() lists them.
+        locks.refuse_symlink(path)
+        self._entries(self._read_bytes())
+        locks.make_private_dir(path.parent)
+        self._lock: BaseFileLock | None = None  # made on the first change: reads need none
+
+    # --- reading ---
+
+    def _load(self) -> Snapshot:
+        """The mappings on disk (cached while the file is the same); {} for a new store."""
+        try:
+            with self._open_for_reading() as handle:
+                stat = os.fstat(handle.fileno())
+                signature = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+                if self._cache is not None and self._cache[0] == signature:
+                    return self._cache[1]
+                data = handle.read()
+        except FileNotFoundError:
+            return {}
+        except OSError as err:
+            raise StoreError(f"cannot read {self.path}: {err.strerror}") from None
+        snapshot = self._parse(data, problems=None)
+        self._cache = (signature, snapshot)
+        return snapshot
+
+    def _read_bytes(self) -> bytes:
+        try:
+            with self._open_for_reading() as handle:
+                return handle.read()
+        except FileNotFoundError:
+            return b""
+        except OSError as err:
+            raise StoreError(f"cannot read {self.path}: {err.strerror}") from None
+
+    def _open_for_reading(self) -> BinaryIO:
+        """The store file, never through a symlink (one swapped in after the open fails ELOOP;
+        writes need no such care: ``os.replace`` replaces a link, it does not follow it)."""
+        try:
+            fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError as err:
+            if err.errno == errno.ELOOP:
+                locks.refuse_symlink(self.path)
+            raise
+        return os.fdopen(fd, "rb")
+
+    def _entries(self, data: bytes) -> list[Any]:
+        """The raw ``mappings`` list of a well-formed document of a version this code knows."""
+        if not data:
+            return []
+        try:
+            document = json.loads(data.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            raise StoreError(
+                f"{self.path} is not valid JSON (corrupt or truncated); restore it from a backup "
+                "or use another path"
+            ) from None
+        document = self._upgrade(document)
+        entries = document.get("mappings")
+        if not isinstance(entries, list):
+            raise StoreError(f"{self.path} is corrupt: 'mappings' is not a list")
+        return entries
+
+    def _parse(self, data: bytes, problems: list[str] | None) -> Snapshot:
+        """Decode the file. Bad entries raise StoreError, or are listed in ``problems`` if given."""
+        snapshot: Snapshot = {}
+        for number, entry in enumerate(self._entries(data), start=1):
+            try:
+                mapping = Mapping.from_dict(entry)
+                if (mapping.agent, mapping.key) in snapshot:
+                    raise InvalidInput(f"{mapping.key!r} (agent {mapping.agent}) appears twice")
+            except InvalidInput as err:
+                message = f"{self.path}: mapping #{number} is invalid: {err}"
+                if problems is None:
+                    raise StoreError(message, hint="fix the file by hand, or run `sessmap doctor`") from None
+                problems.append(message)
+                continue
+            snapshot[mapping.agent, mapping.key] = mapping
+        return snapshot
+
+    def _upgrade(self, decoded: Any) -> dict[str, Any]:
+        if not isinstance(decoded, dict) or decoded.get("format") != FORMAT:
+            raise StoreError(
+                f"{self.path} is not a sessmap store (a JSON file of another kind); use another path"
+            )
+        document: dict[str, Any] = decoded
+        version = document.get("version")
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise StoreError(f"{self.path} is corrupt: invalid version {version!r}")
+        if version > FORMAT_VERSION:
+            raise StoreError(
+                f"{self.path} was written by a newer sessmap (format version {version}, this one knows "
+                f"{FORMAT_VERSION}); upgrade sessmap"
+            )
+        while version < FORMAT_VERSION:
+            document = UPGRADES[version](document)
+            version += 1
+        return document
+
+    # --- writing ---
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        from filelock import Timeout
+
+        if self._lock is None:
+            self._lock = _change_lock(self.lock_path)
+        try:
+            self._lock.acquire(timeout=LOCK_TIMEOUT.total_seconds())
+        except Timeout:
+            raise StoreError(
+                f"{self.url}: locked by another process for more than {int(LOCK_TIMEOUT.total_seconds())}s"
+            ) from None
+        except OSError as err:
+            raise StoreError(f"cannot lock {self.lock_path}: {err.strerror or err}") from None
+        try:
+            yield
+        finally:
+            self._lock.release()
+
+    def _modify(self, change: Callable[[Snapshot], tuple[T, bool]]) -> T:
+        """Run ``change`` on a fresh copy under the lock; write it back if it says so."""
+        with self._locked():
+            self._sweep_temp_files()
+            mappings = dict(self._load())
+            result, write = change(mappings)
+            if write:
+                self._write(mappings)
+            return result
+
+    def _sweep_temp_files(self) -> None:
+        # Called with the lock held: a temp file now is from a writer that died before replace.
+        with os.scandir(self.path.parent) as entries:
+            for entry in entries:
+                if self._temp_name.fullmatch(entry.name):
+                    with contextlib.suppress(FileNotFoundError):
+                        Path(entry.path).unlink()
+
+    def _write(self, mappings: Snapshot) -> None:
+        document = {
+            "format": FORMAT,
+            "version": FORMAT_VERSION,
+            "mappings": [mappings[k].validate().to_dict() for k in sorted(mappings)],
+        }
+        text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+        folder = self.path.parent
+        locks.refuse_read_only(self.path)
+        try:
+            fd, temp_name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=folder)
+        except OSError as err:
+            raise StoreError(f"cannot write in {folder}: {err.strerror}") from None
+        try:
+            os.fchmod(fd, locks.PRIVATE_FILE_MODE)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
+            Path(temp_name).replace(self.path)
+            locks.fsync_dir(folder)
+        except BaseException as err:
+            with contextlib.suppress(FileNotFoundError):
+                Path(temp_name).unlink()
+            if isinstance(err, OSError):
+                raise StoreError(f"cannot write {self.path}: {err.strerror or err}") from None
+            raise
+        stat = self.path.stat()
+        self._cache = ((stat.st_ino, stat.st_mtime_ns, stat.st_size), dict(mappings))
+
+    # --- the Store protocol ---
+
+    def get(self, agent: str, key: str) -> Mapping | None:
+        return self._load().get((agent, key))
+
+    def insert(self, mapping: Mapping, *, replace: bool = False) -> None:
+        mapping.validate()
+
+        def change(mappings: Snapshot) -> tuple[None, bool]:
+            if not replace and (mapping.agent, mapping.key) in mappings:
+                raise Conflict(f"mapping {mapping.key!r} (agent {mapping.agent}) exists already")
+            mappings[mapping.agent, mapping.key] = mapping
+            return None, True
+
+        self._modify(change)
+
+    def update(self, agent: str, key: str, change: Callable[[Mapping], Mapping]) -> Mapping:
+        def apply(mappings: Snapshot) -> tuple[Mapping, bool]:
+            current = mappings.get((agent, key))
+            if current is None:
+                raise NotFound(f"no mapping for {key!r} (agent {agent})")
+            changed = change(current).validate()
+            if (changed.agent, changed.key) != (agent, key):
+                raise ValueError("update() must not change agent or key; use rename()")
+            mappings[agent, key] = changed
+            return changed, True
+
+        return self._modify(apply)
+
+    def rename(self, agent: str, old_key: str, new_key: str, updated_at: datetime) -> Mapping:
+        validate_key(new_key)
+
+        def apply(mappings: Snapshot) -> tuple[Mapping, bool]:
+            current = mappings.get((agent, old_key))
+            if current is None:
+                raise NotFound(f"no mapping for {old_key!r} (agent {agent})")
+            if (agent, new_key) in mappings:
+                raise Conflict(f"mapping {new_key!r} (agent {agent}) exists already")
+            del mappings[agent, old_key]
+            mappings[agent, new_key] = result = renamed(current, new_key, updated_at)
+            for position, mapping in mappings.items():
+                mappings[position] = reparented(mapping, agent, old_key, new_key)
+            return result, True
+
+        return self._modify(apply)
+
+    def delete(self, agent: str, key: str) -> Mapping | None:
+        def apply(mappings: Snapshot) -> tuple[Mapping | None, bool]:
+            removed = mappings.pop((agent, key), None)
+            return removed, removed is not None
+
+        return self._modify(apply)
+
+    def query(self, query: Query) -> Iterator[Mapping]:
+        yield from query.ordered(m for m in self._load().values() if query.matches(m))
+
+    def delete_matching(self, query: Query) -> list[Mapping]:
+        def apply(mappings: Snapshot) -> tuple[list[Mapping], bool]:
+            doomed = [m for m in mappings.values() if query.matches(m)]
+            for mapping in doomed:
+                del mappings[mapping.agent, mapping.key]
+            return doomed, bool(doomed)
+
+        return self._modify(apply)
+
+    def insert_many(self, mappings: Iterable[Mapping], on_conflict: OnConflict) -> ImportResult:
+        def apply(stored: Snapshot) -> tuple[ImportResult, bool]:
+            inserted = replaced = skipped = 0
+            conflicts: list[tuple[str, str]] = []
+            for mapping in mappings:
+                position = (mapping.validate().agent, mapping.key)
+                if position not in stored:
+                    inserted += 1
+                elif on_conflict == "replace":
+                    replaced += 1
+                elif on_conflict == "skip":
+                    skipped += 1
+                    continue
+                else:
+                    conflicts.append(position)
+                    continue
+                stored[position] = mapping
+            if conflicts:
+                return ImportResult(conflicts=tuple(conflicts)), False
+            return ImportResult(inserted=inserted, replaced=replaced, skipped=skipped), bool(
+                inserted or replaced
+            )
+
+        return self._modify(apply)
+
+    def thread_lock(self, agent: str, key: str, timeout: float | None) -> AbstractContextManager[None]:
+        return locks.thread_lock(self._locks_dir, agent, key, timeout)
+
+    def check(self) -> list[str]:
+        problems: list[str] = []
+        try:
+            self._parse(self._read_bytes(), problems)
+        except StoreError as err:
+            problems.append(str(err))
+        return problems
+
+    def close(self) -> None:
+        self._cache = None
+
+    def __enter__(self) -> JSONStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def _change_lock(path: Path) -> BaseFileLock:
+    """The lock every change of the file is made under: filelock's flock on ``path``.
+
+    The lock file is created 0600 and never removed or replaced: a waiter holding the old
+    inode and a newcomer locking a new one would both "hold" it. filelock keeps flock files;
+    its soft-lock fallback (for filesystems without flock) would not, so it is off, and
+    ``preserve_lock_file`` says the same for any path a later filelock may add.
+    """
+    from filelock import FileLock
+
+    return FileLock(
+        path,
+        mode=locks.PRIVATE_FILE_MODE,
+        preserve_lock_file=True,
+        fallback_to_soft=False,
+    )

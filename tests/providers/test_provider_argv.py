@@ -1,0 +1,440 @@
+"""Each provider's command line for every session step, and refusing commands that pick a session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sessmap.config import ProviderTemplate, parse_config
+from sessmap.errors import InvalidInput
+from sessmap.model import Mapping, now
+from sessmap.providers import AgentOutput, Step, get_provider, provider_names
+from sessmap.providers.claude import ClaudeProvider, project_folder_name
+from sessmap.providers.codex import CodexProvider
+from sessmap.providers.template import TemplateProvider
+
+ID = "11111111-1111-4111-8111-111111111111"
+PARENT = "22222222-2222-4222-8222-222222222222"
+
+
+def claude_argv(command: list[str], step: Step, extra: tuple[str, ...] = ()) -> list[str]:
+    provider = ClaudeProvider()
+    return provider.build_argv(provider.prepare_command(command, extra), step)
+
+
+def codex_argv(command: list[str], step: Step, extra: tuple[str, ...] = ()) -> list[str]:
+    provider = CodexProvider()
+    return provider.build_argv(provider.prepare_command(command, extra), step)
+
+
+# -- claude --------------------------------------------------------------------------------
+
+
+def test_claude_new_puts_the_chosen_id_right_after_the_program() -> None:
+    assert claude_argv(["claude", "-p", "hi"], Step.new(ID)) == ["claude", "--session-id", ID, "-p", "hi"]
+
+
+def test_claude_resume() -> None:
+    assert claude_argv(["/opt/bin/claude", "-p", "x"], Step.resume(ID)) == [
+        "/opt/bin/claude",
+        "--resume",
+        ID,
+        "-p",
+        "x",
+    ]
+
+
+def test_claude_fork_resumes_the_parent_into_a_chosen_id() -> None:
+    assert claude_argv(["claude", "-p", "x"], Step.fork(PARENT, ID)) == [
+        "claude",
+        "--resume",
+        PARENT,
+        "--fork-session",
+        "--session-id",
+        ID,
+        "-p",
+        "x",
+    ]
+
+
+def test_claude_profile_args_go_before_the_users() -> None:
+    assert claude_argv(["claude", "-p", "x"], Step.resume(ID), ("--model", "sonnet")) == [
+        "claude",
+        "--resume",
+        ID,
+        "--model",
+        "sonnet",
+        "-p",
+        "x",
+    ]
+
+
+@pytest.mark.parametrize(
+    "flag",
+    ["--resume", "-r", "--session-id", "-c", "--continue", "--fork-session", "--resume=abc", "-rabc", "-pc"],
+)
+def test_claude_refuses_a_command_that_picks_a_session(flag: str) -> None:
+    with pytest.raises(InvalidInput, match="already picks a session") as caught:
+        ClaudeProvider().prepare_command(["claude", "-p", "hi", flag, ID])
+    assert caught.value.exit_code == 2
+
+
+def test_claude_session_flags_in_profile_args_are_refused_too() -> None:
+    with pytest.raises(InvalidInput):
+        ClaudeProvider().prepare_command(["claude"], ("--continue",))
+
+
+def test_claude_words_after_double_dash_are_not_flags() -> None:
+    assert ClaudeProvider().prepare_command(["claude", "-p", "--", "-c"]) == ["claude", "-p", "--", "-c"]
+
+
+def test_claude_reads_stale_from_its_error() -> None:
+    provider = ClaudeProvider()
+    assert provider.is_stale(AgentOutput(stderr=f"No conversation found with session ID: {ID}\n".encode()))
+    assert not provider.is_stale(AgentOutput(stderr=b"Error: rate limited\n"))
+
+
+def test_claude_watches_stderr_only_when_resuming() -> None:
+    provider = ClaudeProvider()
+    assert provider.watch(Step.new(ID)).stderr is False
+    watch = provider.watch(Step.resume(ID))
+    assert (watch.stdout, watch.stderr, watch.required) == (False, True, False)
+
+
+def test_claude_transcript_in_the_project_folder(tmp_path: Path) -> None:
+    env = {"CLAUDE_CONFIG_DIR": str(tmp_path)}
+    provider = ClaudeProvider(env)
+    assert project_folder_name("/tmp/work.1") == "-tmp-work-1"
+    mapping = Mapping(
+        key="k", provider="claude", created_at=now(), updated_at=now(), session_id=ID, cwd="/w/a"
+    )
+    expected = tmp_path / "projects" / "-w-a" / f"{ID}.jsonl"
+    assert provider.transcript_path(mapping) == expected
+    assert provider.session_exists(ID, "/w/a") is False
+    expected.parent.mkdir(parents=True)
+    expected.write_text("{}\n")
+    assert provider.session_exists(ID, "/w/a") is True
+
+
+def test_claude_finds_a_transcript_in_a_shortened_project_folder(tmp_path: Path) -> None:
+    provider = ClaudeProvider({"CLAUDE_CONFIG_DIR": str(tmp_path)})
+    long_cwd = "/" + "x" * 300
+    shortened = tmp_path / "projects" / ("-" + "x" * 199 + "-1a2b3c")
+    shortened.mkdir(parents=True)
+    (shortened / f"{ID}.jsonl").write_text("{}\n")
+    assert provider.session_exists(ID, long_cwd) is True
+    mapping = Mapping(
+        key="k", provider="claude", created_at=now(), updated_at=now(), session_id=ID, cwd=long_cwd
+    )
+    assert provider.transcript_path(mapping) == shortened / f"{ID}.jsonl"
+
+
+def test_claude_config_dir_defaults_to_home(tmp_path: Path) -> None:
+    provider = ClaudeProvider({"HOME": str(tmp_path)})
+    mapping = Mapping(key="k", provider="claude", created_at=now(), updated_at=now(), session_id=ID, cwd="/a")
+    assert provider.transcript_path(mapping) == tmp_path / ".claude" / "projects" / "-a" / f"{ID}.jsonl"
+
+
+# -- codex ---------------------------------------------------------------------------------
+
+
+def test_codex_new_is_unchanged() -> None:
+    command = ["codex", "exec", "--json", "hi"]
+    assert codex_argv(command, Step.new()) == command
+
+
+def test_codex_resume_goes_after_execs_options_before_the_prompt() -> None:
+    assert codex_argv(["codex", "exec", "--json", "-s", "read-only", "hi"], Step.resume(ID)) == [
+        "codex",
+        "exec",
+        "--json",
+        "-s",
+        "read-only",
+        "resume",
+        ID,
+        "hi",
+    ]
+
+
+def test_codex_resume_right_after_exec_without_options() -> None:
+    assert codex_argv(["codex", "exec", "hi"], Step.resume(ID)) == ["codex", "exec", "resume", ID, "hi"]
+
+
+def test_codex_resume_with_no_prompt_and_with_double_dash() -> None:
+    assert codex_argv(["codex", "exec", "--json"], Step.resume(ID)) == [
+        "codex",
+        "exec",
+        "--json",
+        "resume",
+        ID,
+    ]
+    assert codex_argv(["codex", "exec", "--json", "--", "-hi"], Step.resume(ID)) == [
+        "codex",
+        "exec",
+        "--json",
+        "resume",
+        ID,
+        "--",
+        "-hi",
+    ]
+
+
+def test_codex_unknown_option_puts_the_session_right_after_exec() -> None:
+    # --new-flag might take the next word as its value; it must never take the id.
+    assert codex_argv(["codex", "exec", "--new-flag", "x", "hi"], Step.resume(ID)) == [
+        "codex",
+        "exec",
+        "resume",
+        ID,
+        "--new-flag",
+        "x",
+        "hi",
+    ]
+
+
+def test_codex_top_level_options_before_exec_are_kept() -> None:
+    assert codex_argv(["codex", "-c", 'model="o3"', "exec", "hi"], Step.resume(ID)) == [
+        "codex",
+        "-c",
+        'model="o3"',
+        "exec",
+        "resume",
+        ID,
+        "hi",
+    ]
+
+
+def test_codex_fork() -> None:
+    assert codex_argv(["codex", "exec", "--json", "hi"], Step.fork(PARENT)) == [
+        "codex",
+        "exec",
+        "--json",
+        "fork",
+        PARENT,
+        "hi",
+    ]
+
+
+def test_codex_interactive() -> None:
+    assert codex_argv(["codex"], Step.new()) == ["codex"]
+    assert codex_argv(["codex", "-m", "o3", "hi"], Step.resume(ID)) == [
+        "codex",
+        "resume",
+        ID,
+        "-m",
+        "o3",
+        "hi",
+    ]
+    assert codex_argv(["codex"], Step.fork(PARENT)) == ["codex", "fork", PARENT]
+
+
+def test_codex_profile_args_go_after_exec() -> None:
+    assert codex_argv(["codex", "exec", "hi"], Step.resume(ID), ("--skip-git-repo-check",)) == [
+        "codex",
+        "exec",
+        "--skip-git-repo-check",
+        "resume",
+        ID,
+        "hi",
+    ]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["codex", "exec", "resume", ID, "hi"],
+        ["codex", "exec", "--json", "fork", ID, "hi"],
+        ["codex", "e", "-m", "o3", "resume", "--last"],
+        ["codex", "resume", ID],
+        ["codex", "fork", "--last"],
+    ],
+)
+def test_codex_refuses_session_subcommands(command: list[str]) -> None:
+    with pytest.raises(InvalidInput, match="already picks a session"):
+        CodexProvider().prepare_command(command)
+
+
+def test_codex_c_is_a_config_option_not_a_session_flag() -> None:
+    command = ["codex", "exec", "-c", "model=o3", "hi"]
+    assert CodexProvider().prepare_command(command) == command
+
+
+@pytest.mark.parametrize(
+    "command", [["codex", "login"], ["codex", "exec", "review"], ["codex", "mcp", "list"]]
+)
+def test_codex_refuses_commands_without_a_session(command: list[str]) -> None:
+    with pytest.raises(InvalidInput, match="runs no session"):
+        CodexProvider().prepare_command(command)
+
+
+def test_codex_captures_the_id_from_thread_started_on_stdout() -> None:
+    stdout = (
+        b'{"type":"thread.started","thread_id":"' + ID.encode() + b'"}\n{"type":"turn.started"}\n'
+        b'{"type":"item.completed","item":{"type":"agent_message","text":"session id: nope"}}\n'
+    )
+    assert CodexProvider().captured_id(AgentOutput(stdout=stdout)) == ID
+
+
+def test_codex_captures_the_id_from_the_session_id_line_on_stderr() -> None:
+    stderr = f"OpenAI Codex v0.169.0\n--------\nworkdir: /w\nmodel: gpt-5\nsession id: {ID}\n--------\n"
+    assert CodexProvider().captured_id(AgentOutput(stdout=b"reply\n", stderr=stderr.encode())) == ID
+
+
+def test_codex_captures_nothing_from_unrelated_output() -> None:
+    assert CodexProvider().captured_id(AgentOutput(stdout=b"hello\n", stderr=b"session id: --evil\n")) is None
+
+
+def write_rollout(home: Path, session_id: str, cwd: str, stamp: str = "2026-11-21T10-49-54") -> Path:
+    folder = home / "sessions" / "2026" / "11" / "21"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"rollout-{stamp}-{session_id}.jsonl"
+    path.write_text(f'{{"type":"session_meta","payload":{{"id":"{session_id}","cwd":"{cwd}"}}}}\n')
+    return path
+
+
+def test_codex_finds_the_new_session_from_the_rollout_file_the_run_created(tmp_path: Path) -> None:
+    provider = CodexProvider({"CODEX_HOME": str(tmp_path)})
+    write_rollout(tmp_path, PARENT, "/w")  # an older session: not this run's
+    finder = provider.find_new_session(Step.new(), "/w")
+    assert finder is not None
+    assert finder() is None
+    write_rollout(tmp_path, "33333333-3333-4333-8333-333333333333", "/elsewhere")  # another thread's run
+    write_rollout(tmp_path, ID, "/w")
+    assert finder() == ID
+
+
+def test_codex_transcript_is_the_rollout_file(tmp_path: Path) -> None:
+    provider = CodexProvider({"CODEX_HOME": str(tmp_path)})
+    assert provider.session_exists(ID, None) is False
+    path = write_rollout(tmp_path, ID, "/w")
+    assert provider.session_exists(ID, "/anywhere") is True
+    mapping = Mapping(key="k", provider="codex", created_at=now(), updated_at=now(), session_id=ID)
+    assert provider.transcript_path(mapping) == path
+
+
+def test_codex_reads_stale_from_its_error() -> None:
+    err = f"Error: thread/resume: thread/resume failed: no rollout found for thread id {ID} (code -32600)"
+    assert CodexProvider().is_stale(AgentOutput(stderr=err.encode()))
+
+
+def test_codex_watches_both_streams_for_a_new_id_but_never_requires_a_terminal_to_be_teed() -> None:
+    watch = CodexProvider().watch(Step.new())
+    assert (watch.stdout, watch.stderr, watch.required) == (True, True, False)
+    assert CodexProvider().watch(Step.resume(ID)).stdout is False
+
+
+# -- templates from the config -------------------------------------------------------------
+
+GEMINI = {
+    "new": ["--session-id", "{session_id}"],
+    "resume": ["--resume", "{session_id}"],
+    "stale": "No session found|Invalid session",
+}
+OPENCODE = {
+    "new": ["run"],
+    "resume": ["run", "--session", "{session_id}"],
+    "fork": ["run", "--session", "{parent_id}", "--fork"],
+    "capture": r'"sessionID"\s*:\s*"(?P<id>ses_[A-Za-z0-9]+)"',
+}
+
+
+def template_provider(name: str, table: dict[str, object]) -> TemplateProvider:
+    config = parse_config({"providers": {name: table}}, Path("config.toml"))
+    provider = get_provider(name, config)
+    assert isinstance(provider, TemplateProvider)
+    assert name in provider_names(config)
+    return provider
+
+
+def test_template_with_a_chosen_id_fills_the_placeholders() -> None:
+    gemini = template_provider("gemini", GEMINI)
+    assert gemini.chooses_id
+    command = gemini.prepare_command(["gemini", "-p", "hi", "-o", "json"])
+    assert gemini.build_argv(command, Step.new(ID)) == [
+        "gemini",
+        "--session-id",
+        ID,
+        "-p",
+        "hi",
+        "-o",
+        "json",
+    ]
+    assert gemini.build_argv(command, Step.resume(ID)) == ["gemini", "--resume", ID, "-p", "hi", "-o", "json"]
+
+
+def test_template_without_fork_cannot_fork() -> None:
+    gemini = template_provider("gemini", GEMINI)
+    with pytest.raises(InvalidInput, match="cannot fork"):
+        gemini.build_argv(["gemini", "-p", "hi"], Step.fork(PARENT, ID))
+
+
+def test_template_stale_regex_is_read_from_the_output_even_on_a_terminal() -> None:
+    gemini = template_provider("gemini", GEMINI)
+    assert gemini.is_stale(AgentOutput(stderr=b"Error: No session found for id x"))
+    assert not gemini.is_stale(AgentOutput(stderr=b"ok"))
+    assert gemini.watch(Step.resume(ID)).required
+    assert not gemini.watch(Step.new(ID)).stdout  # nothing to read when the id is chosen
+
+
+def test_template_subcommand_prefix_goes_after_the_commands_subcommand() -> None:
+    opencode = template_provider("opencode", OPENCODE)
+    assert not opencode.chooses_id
+    command = opencode.prepare_command(["opencode", "run", "--format", "json", "hi"])
+    assert opencode.build_argv(command, Step.new()) == ["opencode", "run", "--format", "json", "hi"]
+    assert opencode.build_argv(command, Step.resume("ses_abc")) == [
+        "opencode",
+        "run",
+        "--session",
+        "ses_abc",
+        "--format",
+        "json",
+        "hi",
+    ]
+    assert opencode.build_argv(command, Step.fork("ses_abc")) == [
+        "opencode",
+        "run",
+        "--session",
+        "ses_abc",
+        "--fork",
+        "--format",
+        "json",
+        "hi",
+    ]
+
+
+def test_template_capture_regex_finds_the_new_id() -> None:
+    opencode = template_provider("opencode", OPENCODE)
+    watch = opencode.watch(Step.new())
+    assert (watch.stdout, watch.stderr, watch.required) == (True, True, True)
+    out = b'{"type":"step_start","sessionID":"ses_4f2a9c","part":{}}\n'
+    assert opencode.captured_id(AgentOutput(stdout=out)) == "ses_4f2a9c"
+    assert opencode.captured_id(AgentOutput(stdout=b"nothing")) is None
+
+
+def test_template_refuses_its_own_session_flags() -> None:
+    opencode = template_provider("opencode", OPENCODE)
+    with pytest.raises(InvalidInput, match="already picks a session"):
+        opencode.prepare_command(["opencode", "run", "--session", "ses_x", "hi"])
+    gemini = template_provider("gemini", GEMINI)
+    with pytest.raises(InvalidInput):
+        gemini.prepare_command(["gemini", "--resume=latest"])
+
+
+def test_template_direct_construction() -> None:
+    provider = TemplateProvider("x", ProviderTemplate(resume=("-s", "{session_id}")))
+    assert (
+        provider.transcript_path(
+            Mapping(key="k", provider="x", created_at=now(), updated_at=now(), session_id=ID)
+        )
+        is None
+    )
+    assert provider.session_exists(ID, None) is None
+    assert provider.build_argv(["x", "go"], Step.resume(ID)) == ["x", "-s", ID, "go"]
+
+
+def test_builtins_win_and_unknown_providers_are_usage_errors() -> None:
+    config = parse_config({"providers": {"claude": {"resume": ["-x", "{session_id}"]}}}, Path("c.toml"))
+    assert isinstance(get_provider("claude", config), ClaudeProvider)
+    with pytest.raises(InvalidInput, match="unknown provider"):
+        get_provider("gemini")

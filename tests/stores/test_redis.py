@@ -1,0 +1,304 @@
+"""What only the Redis store does: layout, ordering across batches, TTLs, KEYS-free iteration,
+connection errors, locks' expiry and renewal, the driver.
+
+The Store behaviour itself is the contract suite (test_contract.py) run against Redis.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+import sessmap.stores.redis as redis_store
+from servers import prefix_of, redis_client, redis_server_url, redis_url
+from sessmap.errors import Busy, StoreError
+from sessmap.model import Mapping, Parent
+from sessmap.stores import Query, open_store
+from sessmap.stores.redis import SCHEMA_VERSION, RedisStore
+
+if TYPE_CHECKING:
+    import redis
+
+pytestmark = pytest.mark.server
+
+T0 = datetime(2026, 11, 1, 12, 0, 0, tzinfo=UTC)
+
+
+def mapping(key: str, *, agent: str = "default", created: int = 0, used: int | None = None) -> Mapping:
+    return Mapping(
+        key=key,
+        agent=agent,
+        provider="claude",
+        session_id="s-1",
+        created_at=T0 + timedelta(minutes=created),
+        updated_at=T0,
+        last_used_at=None if used is None else T0 + timedelta(minutes=used),
+    )
+
+
+@pytest.fixture
+def url() -> Iterator[str]:
+    with redis_url() as made:
+        yield made
+
+
+@pytest.fixture
+def store(url: str) -> Iterator[RedisStore]:
+    with RedisStore(url) as opened:
+        yield opened
+
+
+@pytest.fixture
+def client() -> Iterator[redis.Redis]:
+    connection = redis_client()
+    yield connection
+    connection.close()
+
+
+# --- layout, migrations -----------------------------------------------------------------------------
+
+OPEN_AT = """
+import sys, time
+from sessmap.stores import open_store
+time.sleep(max(0.0, float(sys.argv[2]) - time.time()))
+with open_store(sys.argv[1]) as store:
+    print(store.schema_version)
+"""
+
+
+def test_clients_opening_a_fresh_prefix_together_migrate_it_once(url: str, client: redis.Redis) -> None:
+    start_at = str(time.time() + 1.5)
+    processes = [
+        subprocess.Popen([sys.executable, "-c", OPEN_AT, url, start_at], stdout=subprocess.PIPE, text=True)
+        for _ in range(6)
+    ]
+    assert [process.communicate(timeout=60)[0].strip() for process in processes] == [str(SCHEMA_VERSION)] * 6
+    prefix = prefix_of(url)
+    log = client.lrange(f"{prefix}:migrations", 0, -1)
+    assert [entry.split('"name": ')[1].split('"')[1] for entry in log] == ["create_layout"]
+    assert client.get(f"{prefix}:schema") == str(SCHEMA_VERSION)
+
+
+def test_a_newer_schema_is_refused_and_left_untouched(url: str, client: redis.Redis) -> None:
+    with RedisStore(url) as store:
+        store.insert(mapping("kept"))
+    prefix = prefix_of(url)
+    client.set(f"{prefix}:schema", 99)
+    before = {name: client.dump(name) for name in client.scan_iter(match=f"{prefix}:*")}
+    with pytest.raises(StoreError, match="schema version 99, newer than this sessmap understands"):
+        RedisStore(url)
+    assert {name: client.dump(name) for name in client.scan_iter(match=f"{prefix}:*")} == before
+
+
+def test_layout_is_one_document_and_its_index_entries(
+    store: RedisStore, url: str, client: redis.Redis
+) -> None:
+    store.insert(mapping("slack:C1:1", used=5))
+    prefix = prefix_of(url)
+    assert client.get(f"{prefix}:m:default:slack:C1:1") is not None
+    assert client.zscore(f"{prefix}:keys", "slack:C1:1\0default") == 0
+    assert client.zscore(f"{prefix}:seen", "slack:C1:1\0default") == (T0 + timedelta(minutes=5)).timestamp()
+    assert client.zscore(f"{prefix}:created", "slack:C1:1\0default") == T0.timestamp()
+
+
+# --- ordering across batch boundaries, against the reference order of Query.ordered ---------------
+
+
+@pytest.mark.parametrize("sort", ["last-used", "created", "key"])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_order_matches_the_reference_across_batches_and_ties(
+    store: RedisStore, monkeypatch: pytest.MonkeyPatch, sort: Any, reverse: bool
+) -> None:
+    # Tiny batches and many equal timestamps: tie groups straddle every batch boundary.
+    monkeypatch.setattr(redis_store, "BATCH", 4)
+    rows = [
+        mapping(f"k{n % 13:02}-{n}", agent=("a", "b")[n % 2], created=n % 3, used=None if n % 4 else n % 5)
+        for n in range(60)
+    ]
+    store.insert_many(iter(rows), "fail")
+    for query in (
+        Query(sort=sort, reverse=reverse),
+        Query(sort=sort, reverse=reverse, seen_before=T0 + timedelta(minutes=2)),
+        Query(sort=sort, reverse=reverse, seen_since=T0 + timedelta(minutes=1), limit=9),
+        Query(sort=sort, reverse=reverse, prefix="k0", agent="b"),
+    ):
+        expected = query.ordered(m for m in rows if query.matches(m))
+        assert list(store.query(query)) == expected, query
+
+
+# --- no KEYS, ever ------------------------------------------------------------------------------------
+
+
+def test_no_operation_sends_keys(store: RedisStore, url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(redis_store, "BATCH", 3)
+    prefix = prefix_of(url)
+    seen: list[str] = []
+    watcher = redis_client()
+    ready = threading.Event()
+
+    def watch() -> None:
+        with watcher.monitor() as monitor:
+            ready.set()
+            for event in monitor.listen():
+                seen.append(event["command"])
+                if "STOP-WATCHING" in event["command"]:
+                    return
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    ready.wait(5)
+    time.sleep(0.2)
+    store.insert_many(iter(mapping(f"k{n}", used=n) for n in range(10)), "fail")
+    store.insert_many(iter(mapping(f"k{n}") for n in range(12)), "skip")
+    for sort in ("last-used", "created", "key"):
+        list(store.query(Query(sort=sort, match="k1*")))  # type: ignore[arg-type]
+    store.rename("default", "k1", "k1-renamed", T0)
+    store.delete_matching(Query(prefix="k2"))
+    assert store.check() == []
+    with store.thread_lock("default", "k3", 0):
+        pass
+    redis_client().echo("STOP-WATCHING")
+    thread.join(10)
+    ours = [command for command in seen if prefix in command]
+    assert any(command.split()[0].upper() == "ZRANGE" for command in ours), "MONITOR saw the store's traffic"
+    assert not [command for command in seen if command.split()[0].strip('"').upper() == "KEYS"]
+
+
+# --- expiry: mappings never carry one; a TTL set by hand is kept, and reported ------------------------
+
+
+def test_writes_never_set_and_never_drop_an_expiry(store: RedisStore, url: str, client: redis.Redis) -> None:
+    prefix = prefix_of(url)
+    store.insert(mapping("parent"))
+    store.insert(mapping("child").evolve(state="pending-fork", parent=Parent("default", "parent", "s-1")))
+    assert client.pttl(f"{prefix}:m:default:parent") == -1  # no expiry
+    client.expire(f"{prefix}:m:default:parent", 3600)
+    store.update("default", "parent", lambda m: m.evolve(turns=m.turns + 1))
+    assert client.ttl(f"{prefix}:m:default:parent") > 3000
+    store.rename("default", "parent", "renamed", T0)
+    assert client.ttl(f"{prefix}:m:default:renamed") > 3000
+    assert store.get("default", "child").parent == Parent("default", "renamed", "s-1")  # type: ignore[union-attr]
+    problems = store.check()
+    assert problems == [
+        f"{prefix}:m:default:renamed: carries a Redis expiry; sessmap mappings expire only by prune"
+    ]
+
+
+def test_a_mapping_that_expired_by_hand_is_gone_everywhere(
+    store: RedisStore, url: str, client: redis.Redis
+) -> None:
+    store.insert(mapping("short-lived"))
+    client.delete(f"{prefix_of(url)}:m:default:short-lived")  # what an expiry does
+    assert store.get("default", "short-lived") is None
+    assert list(store.query(Query())) == []
+    assert store.check() == [
+        f"{prefix_of(url)}:m:default:short-lived: indexed but missing (deleted or expired outside sessmap)"
+    ]
+    store.insert(mapping("short-lived"))  # the key is free again
+    assert store.check() == []
+
+
+# --- locks: bounded by the TTL, renewed while held ------------------------------------------------------
+
+
+def test_a_held_lock_is_renewed_past_its_ttl() -> None:
+    with redis_url(lock_ttl="1s") as url, RedisStore(url) as store, RedisStore(url) as other:
+        with store.thread_lock("default", "long-run", 0):
+            time.sleep(2.5)  # more than two TTLs
+            with pytest.raises(Busy):
+                other.thread_lock("default", "long-run", 0).__enter__()
+        with other.thread_lock("default", "long-run", 0):
+            pass
+
+
+def test_lock_ttl_parameter(url: str) -> None:
+    assert RedisStore(url).lock_ttl == timedelta(seconds=2)
+    assert RedisStore(url.replace("lock_ttl=2s", "lock_ttl=1.5")).lock_ttl == timedelta(seconds=1.5)
+    assert RedisStore(url.replace("&lock_ttl=2s", "")).lock_ttl == timedelta(seconds=30)
+
+
+# --- connection errors: one line, quick, no password ------------------------------------------------------
+
+SECRET = "pa55-w0rd-never-shown"
+
+
+def assert_clean_store_error(url: str, expected: str, *, within: float = 5) -> str:
+    started = time.monotonic()
+    with pytest.raises(StoreError) as raised:
+        open_store(url)
+    elapsed = time.monotonic() - started
+    message = str(raised.value)
+    assert elapsed < within, f"took {elapsed:.1f}s"
+    assert "\n" not in message
+    assert SECRET not in message
+    assert expected in message, message
+    return message
+
+
+def test_unreachable_server_is_a_quick_store_error() -> None:
+    message = assert_clean_store_error(f"redis://:{SECRET}@127.0.0.1:1/0", "Connection refused")
+    assert "redis://:***@127.0.0.1:1/0" in message
+
+
+def test_wrong_password_is_a_store_error(client: redis.Redis) -> None:
+    # An ACL user with a password on the shared server: Redis really checks it (WRONGPASS).
+    user = f"sessmap_test_{time.monotonic_ns()}"
+    client.acl_setuser(user, enabled=True, passwords=["+right-password"], keys=["*"], commands=["+@all"])
+    try:
+        host = redis_server_url().split("://", 1)[1].rsplit("@", 1)[-1]
+        with open_store(f"redis://{user}:right-password@{host}?prefix={user}") as store:
+            assert "right-password" not in store.url
+        message = assert_clean_store_error(
+            f"redis://{user}:{SECRET}@{host}", "invalid username-password pair"
+        )
+        assert "right-password" not in message
+    finally:
+        client.acl_deluser(user)
+        client.delete(f"{user}:schema", f"{user}:migrations")
+
+
+def test_missing_database_is_a_store_error() -> None:
+    host = redis_server_url().split("://", 1)[1].split("/", 1)[0]
+    assert_clean_store_error(f"redis://:{SECRET}@{host}/999", "DB index is out of range")
+
+
+def test_tls_scheme_reaches_the_driver() -> None:
+    # rediss:// against a plain-text server: the TLS handshake fails; the scheme was not dropped.
+    host = redis_server_url().split("://", 1)[1].split("/", 1)[0]
+    # The server never answers the handshake, so this waits for the socket timeout (4 s).
+    message = assert_clean_store_error(f"rediss://:{SECRET}@{host}/0", "cannot connect to Redis", within=6)
+    assert message.startswith("cannot connect to Redis at rediss://:***@")
+
+
+def test_cli_reports_an_unreachable_server_in_one_line() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "sessmap", "--store", f"redis://:{SECRET}@127.0.0.1:1/0", "list"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.startswith("sessmap: error: cannot connect to Redis at redis://:***@127.0.0.1:1/0")
+    assert "Traceback" not in result.stderr
+    assert SECRET not in result.stderr
+
+
+def test_missing_driver_names_the_extra_to_install() -> None:
+    # Simulated: a None entry in sys.modules makes `import redis` fail as if not installed.
+    script = (
+        "import sys; sys.modules['redis'] = None\n"
+        "from sessmap.errors import StoreError\n"
+        "from sessmap.stores import open_store\n"
+        "try:\n    open_store('redis://127.0.0.1/0')\n"
+        "except StoreError as error:\n    print(error)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "the Redis store needs redis-py: pip install 'sessmap[redis]'"

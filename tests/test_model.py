@@ -1,0 +1,286 @@
+"""Validation of what users type into a mapping (SPEC §1), and the mapping's JSON form."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sessmap.errors import ExitCode, InvalidInput
+from sessmap.model import (
+    Mapping,
+    Parent,
+    format_timestamp,
+    parse_label,
+    parse_timestamp,
+    validate_agent,
+    validate_cwd,
+    validate_key,
+    validate_label,
+    validate_session_id,
+)
+
+T0 = datetime(2026, 11, 21, 10, 0, 0, tzinfo=UTC)
+
+
+def mapping(**fields: Any) -> Mapping:
+    values: dict[str, Any] = {
+        "key": "slack:C1:1",
+        "provider": "claude",
+        "session_id": "s1",
+        "created_at": T0,
+        "updated_at": T0,
+    }
+    values.update(fields)
+    return Mapping(**values)
+
+
+# --- thread keys ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "slack:C024BE91L:1700000000.000100",
+        "telegram:-1001234567890:42",
+        "x",
+        "k" * 512,
+        "with spaces and ünïcödé ✓ 🧵",
+        "-starts-with-a-dash",
+        "a/b\\c*d?[e]",
+        "\u00a0no-break space",
+    ],
+)
+def test_valid_keys(key: str) -> None:
+    assert validate_key(key) == key
+
+
+@pytest.mark.parametrize(
+    ("key", "message"),
+    [
+        ("", "empty"),
+        ("k" * 513, "513 characters long; the limit is 512"),
+        ("tab\there", "control character"),
+        ("new\nline", "control character"),
+        ("nul\x00", "control character"),
+        ("escape\x1b[31m", "control character"),
+        ("delete\x7f", "control character"),
+        ("c1\x85next-line", "control character"),
+        ("c1\x9f", "control character"),
+        ("bad\udcffbytes", "not valid Unicode"),
+    ],
+)
+def test_invalid_keys(key: str, message: str) -> None:
+    with pytest.raises(InvalidInput, match=message) as caught:
+        validate_key(key)
+    assert caught.value.exit_code == ExitCode.USAGE
+
+
+@given(st.text(st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=512))
+def test_any_text_without_control_characters_is_a_key(key: str) -> None:
+    assert validate_key(key) == key
+
+
+@given(
+    st.text(min_size=1, max_size=40).filter(lambda t: any(0xD800 <= ord(c) <= 0xDFFF or c < " " for c in t))
+)
+def test_text_with_control_or_surrogate_characters_is_never_a_key(key: str) -> None:
+    with pytest.raises(InvalidInput):
+        validate_key(key)
+
+
+# --- agent names, session ids, labels, cwd ----------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["default", "reviewer", "a.b-c_d", "A1", "x" * 64, "-", "..."])
+def test_valid_agent_names(name: str) -> None:
+    assert validate_agent(name) == name
+
+
+@pytest.mark.parametrize("name", ["", "x" * 65, "has space", "ünï", "a/b", "a:b", "tab\t", "a\n"])
+def test_invalid_agent_names(name: str) -> None:
+    with pytest.raises(InvalidInput, match="invalid agent name"):
+        validate_agent(name)
+
+
+@pytest.mark.parametrize(
+    "session_id",
+    [
+        "5f3b2c9e-8a4d-4c1e-9b7a-2d6e8f0a1b3c",
+        "0199a213-81c0-7800-8aa1-bbab2a035a53",
+        "a",
+        "s:1.2_3",
+        "x" * 256,
+    ],
+)
+def test_valid_session_ids(session_id: str) -> None:
+    assert validate_session_id(session_id) == session_id
+
+
+@pytest.mark.parametrize(
+    "session_id",
+    [
+        "",
+        "-x",
+        "--resume",
+        "--session-id=x",
+        "-c",
+        ".hidden",
+        "_x",
+        ":x",
+        "a b",
+        "a\n",
+        "a;rm",
+        "x" * 257,
+        "ü",
+    ],
+)
+def test_option_like_or_odd_session_ids_are_rejected(session_id: str) -> None:
+    with pytest.raises(InvalidInput, match="invalid session id"):
+        validate_session_id(session_id)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("team=core", ("team", "core")),
+        ("empty=", ("empty", "")),
+        ("a=b=c", ("a", "b=c")),
+        ("ü=✓", ("ü", "✓")),
+    ],
+)
+def test_parse_label(text: str, expected: tuple[str, str]) -> None:
+    assert parse_label(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text", ["novalue", "=value", "tab\t=x", "x=line\nbreak", "k" * 129 + "=v", "k=" + "v" * 1025]
+)
+def test_invalid_labels(text: str) -> None:
+    with pytest.raises(InvalidInput):
+        parse_label(text)
+
+
+def test_label_limits() -> None:
+    assert validate_label("k" * 128, "v" * 1024) == ("k" * 128, "v" * 1024)
+    with pytest.raises(InvalidInput):
+        validate_label("bad\udcff", "v")
+
+
+@pytest.mark.parametrize("cwd", ["relative/dir", "~/src", "", "/nul\x00", "/bad\udcff"])
+def test_invalid_cwd(cwd: str) -> None:
+    with pytest.raises(InvalidInput, match="working directory"):
+        validate_cwd(cwd)
+
+
+def test_valid_cwd() -> None:
+    assert validate_cwd("/home/bot/src app") == "/home/bot/src app"
+
+
+# --- whole mappings ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"session_id": None}, "active but has no session id"),
+        ({"state": "pending-fork", "session_id": None}, "pending-fork but has no parent"),
+        ({"state": "done"}, "invalid state"),
+        ({"turns": -1}, "invalid turns"),
+        ({"turns": True}, "invalid turns"),
+        ({"last_exit": False}, "invalid last_exit"),
+        ({"last_exit": "1"}, "invalid last_exit"),
+        ({"provider": "no spaces"}, "invalid provider name"),
+        ({"cwd": "relative"}, "must be an absolute path"),
+        ({"labels": {"a=b": "c"}}, "invalid label name"),
+        ({"parent": Parent("default", "", None)}, "thread key is empty"),
+        ({"parent": Parent("bad agent", "k", None)}, "invalid agent name"),
+        ({"parent": Parent("default", "k", "--x")}, "invalid session id"),
+    ],
+)
+def test_invalid_mappings(fields: dict[str, Any], message: str) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        mapping(**fields).validate()
+
+
+def test_pending_mappings_need_no_session_id() -> None:
+    assert mapping(state="pending", session_id=None).validate().session_id is None
+    fork = mapping(state="pending-fork", session_id=None, parent=Parent("default", "src", "s0"))
+    assert fork.validate() is fork
+
+
+def test_last_seen_is_last_use_else_creation() -> None:
+    assert mapping().last_seen == T0
+    assert mapping(last_used_at=T0 + timedelta(hours=1)).last_seen == T0 + timedelta(hours=1)
+
+
+def test_labels_are_read_only_and_sorted() -> None:
+    m = mapping(labels={"b": "2", "a": "1"})
+    assert list(m.labels) == ["a", "b"]
+    with pytest.raises(TypeError):
+        m.labels["c"] = "3"  # type: ignore[index]
+
+
+def test_json_form_round_trips() -> None:
+    m = mapping(
+        agent="reviewer",
+        cwd="/srv",
+        last_used_at=T0 + timedelta(minutes=5),
+        turns=2,
+        last_exit=1,
+        parent=Parent("default", "src", "s0"),
+        labels={"team": "core"},
+    )
+    data = m.to_dict()
+    assert list(data) == [
+        "key", "agent", "provider", "session_id", "state", "cwd", "created_at", "updated_at",
+        "last_used_at", "turns", "last_exit", "parent", "labels",
+    ]  # fmt: skip
+    assert data["created_at"] == "2026-11-21T10:00:00Z"
+    assert Mapping.from_dict(data) == m
+
+
+def test_from_dict_defaults() -> None:
+    m = Mapping.from_dict({"key": "k", "provider": "codex", "created_at": "2026-11-21T10:00:00Z"})
+    assert (m.agent, m.state, m.session_id, m.turns, m.updated_at) == ("default", "pending", None, 0, T0)
+    assert Mapping.from_dict({"key": "k", "provider": "claude", "session_id": "s"}).state == "active"
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ([], "must be a JSON object"),
+        ({"key": "k"}, "missing 'provider'"),
+        ({"provider": "claude"}, "missing 'key'"),
+        ({"key": "k", "provider": "claude", "sesion_id": "s"}, "unknown mapping field"),
+        ({"key": 1, "provider": "claude"}, "key must be a string"),
+        ({"key": "k", "provider": "claude", "labels": {"a": 1}}, "labels must be an object of strings"),
+        ({"key": "k", "provider": "claude", "parent": "src"}, "parent must be an object"),
+        ({"key": "k", "provider": "claude", "created_at": "yesterday"}, "invalid timestamp"),
+        ({"key": "k", "provider": "claude", "created_at": "2026-11-21T10:00:00"}, "give a time zone"),
+        ({"key": "k\n", "provider": "claude"}, "control character"),
+    ],
+)
+def test_from_dict_rejects(data: Any, message: str) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        Mapping.from_dict(data)
+
+
+# --- timestamps -------------------------------------------------------------------------------
+
+
+def test_timestamps_are_utc_whole_seconds() -> None:
+    assert parse_timestamp("2026-11-21T10:00:00Z") == T0
+    assert parse_timestamp("2026-11-21T12:00:00+02:00") == T0
+    assert parse_timestamp("2026-11-21T10:00:00.999999Z") == T0
+    assert format_timestamp(datetime(2026, 11, 21, 12, 0, tzinfo=timezone(timedelta(hours=2)))) == (
+        "2026-11-21T10:00:00Z"
+    )
+
+
+@given(st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(9999, 1, 1), timezones=st.just(UTC)))
+def test_timestamps_round_trip(moment: datetime) -> None:
+    assert parse_timestamp(format_timestamp(moment)) == moment.replace(microsecond=0)
