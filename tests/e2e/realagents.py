@@ -14,7 +14,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -89,6 +89,7 @@ class Sandbox:
     root: Path
     env: dict[str, str]
     server: FakeModelServer
+    started: list[subprocess.Popen[str]] = field(default_factory=list)
 
     def dir(self, name: str) -> Path:
         path = self.root / name
@@ -117,7 +118,7 @@ class Sandbox:
         )
 
     def start(self, key: str, agent: str, message: str, *options: str) -> subprocess.Popen[str]:
-        return subprocess.Popen(
+        process = subprocess.Popen(
             self.exec_args(key, agent, message, *options),
             cwd=self.dir("work"),
             env=self.env,
@@ -126,6 +127,15 @@ class Sandbox:
             stderr=subprocess.PIPE,
             text=True,
         )
+        self.started.append(process)
+        return process
+
+    def reap(self) -> None:
+        """Kill what a failed test left running and close its pipes, so no later test sees it."""
+        for process in self.started:
+            if process.poll() is None:
+                process.kill()
+            process.communicate()
 
     def sessmap(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -153,7 +163,7 @@ def _last_user_turn(request: RecordedRequest) -> str:
 
 
 @pytest.fixture
-def sandbox(tmp_path: Path, agent_bin: Path, model_server: FakeModelServer) -> Sandbox:
+def sandbox(tmp_path: Path, agent_bin: Path, model_server: FakeModelServer) -> Iterator[Sandbox]:
     home = tmp_path / "home"
     codex_home = home / ".codex"
     codex_home.mkdir(parents=True)
@@ -175,4 +185,6 @@ def sandbox(tmp_path: Path, agent_bin: Path, model_server: FakeModelServer) -> S
         SESSMAP_HOME=str(tmp_path / "sessmap"),
         SESSMAP_STORE=f"sqlite:{tmp_path / 'sessions.db'}",
     )
-    return Sandbox(tmp_path, env, model_server)
+    sandbox = Sandbox(tmp_path, env, model_server)
+    yield sandbox
+    sandbox.reap()

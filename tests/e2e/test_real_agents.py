@@ -89,9 +89,8 @@ def test_a_deleted_transcript_starts_a_fresh_session_in_the_same_run(sandbox: Sa
 def test_racing_execs_on_a_new_thread_make_one_session_with_both_turns(sandbox: Sandbox, agent: str) -> None:
     one, two = marker("one"), marker("two")
     racers = [sandbox.start("race", agent, one), sandbox.start("race", agent, two)]
-    for racer in racers:
-        _, stderr = racer.communicate(timeout=120)
-        assert racer.returncode == 0, stderr
+    outcomes = [(racer.communicate(timeout=120)[1], racer.returncode) for racer in racers]
+    assert [code for _, code in outcomes] == [0, 0], outcomes
     first_text, second_text = sandbox.request_with(one).text, sandbox.request_with(two).text
     # Whichever ran second saw the other's turn: they shared one session.
     assert (one in second_text) != (two in first_text)

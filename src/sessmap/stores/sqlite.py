@@ -11,13 +11,14 @@ from __future__ import annotations
 import contextlib
 import fnmatch
 import sqlite3
+import time
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator
 from collections.abc import Mapping as ReadOnlyDict
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sessmap.errors import Conflict, InvalidInput, NotFound, SessmapError, StoreError
 from sessmap.model import (
@@ -40,6 +41,7 @@ _HEADER = b"SQLite format 3\x00"
 LAST_SEEN = "COALESCE(last_used_at, created_at)"
 
 Migration = Callable[[sqlite3.Connection], None]
+T = TypeVar("T")
 
 
 # --- Migrations: append only; an applied migration is never edited. -------------------------
@@ -281,6 +283,26 @@ def select_statement(query: Query) -> tuple[str, list[Any]]:
 # --- Opening safely --------------------------------------------------------------------------
 
 
+def _while_busy(action: Callable[[], T]) -> T:
+    """``action()``, retried for up to ``BUSY_TIMEOUT`` while another connection holds a lock.
+
+    SQLite does not call the busy handler when a new file switches to WAL or while another
+    connection recovers the WAL, so processes racing to open a fresh store would otherwise
+    fail at once with "database is locked".
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT.total_seconds()
+    delay = 0.001
+    while True:
+        try:
+            return action()
+        except sqlite3.OperationalError as err:
+            busy = err.sqlite_errorcode & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+            if not busy or time.monotonic() >= deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
+
+
 def inspect_file(path: Path) -> int:
     """The schema version recorded in ``path`` (0: a new store), read without changing it.
 
@@ -311,19 +333,27 @@ def inspect_file(path: Path) -> int:
     except sqlite3.Error as err:
         raise StoreError(f"cannot open {path}: {err}") from None
     try:
-        tables = {name for (name,) in reader.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        tables = _while_busy(lambda: _table_names(reader))
         if not tables:
             return 0
         if MIGRATIONS_TABLE not in tables:
             raise StoreError(
                 f"{path} is not a sessmap store (a SQLite database with other tables); use another path"
             )
-        applied = reader.execute("SELECT version, name FROM sessmap_migrations ORDER BY version").fetchall()
+        applied = _while_busy(
+            lambda: reader.execute("SELECT version, name FROM sessmap_migrations ORDER BY version").fetchall()
+        )
+    except sqlite3.OperationalError as err:
+        raise StoreError(f"cannot open {path}: {err}") from None
     except sqlite3.DatabaseError as err:
         raise StoreError(f"{path} is corrupt ({err}); restore it from a backup or use another path") from None
     finally:
         reader.close()
     return _applied_version(path, applied)
+
+
+def _table_names(db: sqlite3.Connection) -> set[str]:
+    return {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
 
 
 def _check_length(path: Path, header: bytes, size: int) -> None:
@@ -390,7 +420,7 @@ class SQLiteStore:
         except sqlite3.Error as err:
             raise StoreError(f"cannot open {self.path}: {err}") from None
         try:
-            db.execute("PRAGMA journal_mode = WAL")
+            _while_busy(lambda: db.execute("PRAGMA journal_mode = WAL"))
             db.execute("PRAGMA synchronous = NORMAL")  # with WAL: durable at checkpoints, never corrupt
             db.create_function("sessmap_fnmatchcase", 2, fnmatch.fnmatchcase, deterministic=True)
         except sqlite3.Error as err:
