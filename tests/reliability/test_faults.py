@@ -21,6 +21,8 @@ from pathlib import Path
 import pytest
 from reliability_support import Unprivileged, fingerprint, ok, one_error_line, run_sessmap, store_path
 
+from sessmap.stores.locks import locks_dir_for, thread_lock_path
+
 # 40 labels of 1000 four-byte characters: a write of about 160 KB, far past the limits below.
 BIG_LABELS = [arg for n in range(40) for arg in ("-l", f"big{n}=" + "\U0001f600" * 1000)]
 FILE_SIZE_LIMIT = 64 * 1024
@@ -195,6 +197,22 @@ def test_a_dangling_symlinked_store_is_refused(tmp_path: Path, file_kind: str) -
         assert_failed_cleanly(result, 1, "symbolic link")
         assert not target.exists()
         assert fingerprint(tmp_path) == before, args
+
+
+def test_a_symlink_at_a_thread_lock_path_is_refused(tmp_path: Path, file_kind: str) -> None:
+    """A link planted where a thread's lock file goes is never followed, so exec cannot be made
+    to create or lock a file elsewhere; the run fails cleanly and runs no agent."""
+    url = seeded_store(tmp_path / "store", file_kind)
+    target = tmp_path / "elsewhere" / "planted"
+    target.parent.mkdir()
+    lock = thread_lock_path(locks_dir_for(store_path(tmp_path / "store", file_kind)), "default", "seed")
+    lock.parent.mkdir(mode=0o700, exist_ok=True)
+    lock.symlink_to(target)
+    ran = tmp_path / "agent-ran"
+
+    result = run_sessmap("--store", url, "exec", "seed", "--", "touch", str(ran))
+    assert_failed_cleanly(result, 1, "cannot lock")
+    assert not target.exists() and not ran.exists()
 
 
 def test_a_folder_at_the_store_path_is_refused(tmp_path: Path, file_kind: str) -> None:

@@ -123,7 +123,8 @@ def _locked_fd(path: Path, timeout: float | None) -> int | None:
     """A descriptor holding an exclusive flock on ``path`` (created 0600, never deleted), or
     None when the time ran out; ``StoreError`` when the file cannot be opened or locked."""
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE_MODE)
+        # No following a link planted at the lock path: the lock file is never anything else.
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, PRIVATE_FILE_MODE)
     except OSError as err:
         raise StoreError(f"cannot lock {path}: {err.strerror or err}") from None
     try:
