@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 from tests.fakeagent.harness import install_fake_agent
+from tests.support import SESSMAP
 
 from sessmap.model import Mapping, now
 from sessmap.stores import open_store
 
-SESSMAP = Path(sys.executable).with_name("sessmap")
 KEY = "slack:C1:1700000000.000100"
 SESSION_ID = "0199a2b1-7c3e-7d10-9f00-5a3b2c1d0e4f"
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -12,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.support import SESSMAP
 from typer.testing import CliRunner, Result
 
 from sessmap.cli.app import app
@@ -61,10 +60,6 @@ def ago(**delta: float) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def one_error_line(result: Result) -> str:
     """The stderr of a failed command: exactly one ``sessmap: error:`` line, no traceback."""
     lines = result.stderr.splitlines()
@@ -76,9 +71,8 @@ def one_error_line(result: Result) -> str:
 
 def installed_sessmap() -> str:
     """The console script installed next to this interpreter, as users run it."""
-    path = Path(sys.executable).parent / "sessmap"
-    assert path.exists(), path
-    return str(path)
+    assert SESSMAP.exists(), SESSMAP
+    return str(SESSMAP)
 
 
 Runner = Callable[..., Result]

@@ -8,7 +8,8 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from tests.cli.conftest import Sessmap, one_error_line, sha256
+from tests.cli.conftest import Sessmap, one_error_line
+from tests.support import sha256
 
 
 def test_usage_errors_are_one_line_exit_2(sessmap: Sessmap) -> None:

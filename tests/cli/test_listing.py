@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from tests.cli.conftest import Sessmap, ago, one_error_line, sha256
+from tests.cli.conftest import Sessmap, ago, one_error_line
+from tests.support import sha256
 
 
 def row(key: str, **fields: object) -> dict[str, object]:

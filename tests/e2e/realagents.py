@@ -19,12 +19,12 @@ from pathlib import Path
 
 import pytest
 from fakemodel import FakeModelServer, RecordedRequest
+from tests.support import SESSMAP
 
 from sessmap.model import Mapping
 from sessmap.stores import open_store
 
 PACKAGES = ("@anthropic-ai/claude-code@2.1.197", "@openai/codex@0.169.0")
-SESSMAP = Path(sys.executable).with_name("sessmap")
 # Variables of the machine that must not reach the agents: real endpoints, keys, settings.
 _KEEP = ("PATH", "LANG", "LC_ALL", "TERM", "TMPDIR", "SYSTEMROOT")
 

@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.support import SESSMAP
+
 from sessmap.model import Mapping
 from sessmap.stores import open_store
 
 AGENT_SCRIPT = Path(__file__).with_name("agent.py")
-SESSMAP = Path(sys.executable).with_name("sessmap")
 
 
 def install_fake_agent(bin_dir: Path, name: str) -> Path:

@@ -7,7 +7,6 @@ pytest puts this folder on ``sys.path`` when it imports them.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shlex
 import shutil
@@ -18,10 +17,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.support import SESSMAP, sha256
+
 STORE_FILE_NAMES = {"sqlite": "sessions.db", "json": "sessions.json"}
 
 # Tests run the console script installed next to this interpreter, exactly as users run it.
-SESSMAP = str(Path(sys.executable).parent / "sessmap")
 TIMEOUT = 60
 
 
@@ -60,10 +60,6 @@ def one_error_line(result: subprocess.CompletedProcess[str]) -> str:
     assert len(lines) == 1, seen
     assert lines[0].startswith("sessmap: error: "), seen
     return lines[0]
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def fingerprint(folder: Path) -> dict[str, tuple[str, int, str]]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import shutil
@@ -15,6 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from tests.support import sha256
 
 from sessmap.errors import Conflict, StoreError
 from sessmap.model import Mapping
@@ -27,10 +27,6 @@ MakeMapping = Callable[..., Mapping]
 
 def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
-
-
-def digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 @pytest.fixture
@@ -186,10 +182,10 @@ def test_stale_temp_files_are_swept_under_the_lock(path: Path, make_mapping: Mak
 def test_a_failed_change_leaves_no_trace(path: Path, make_mapping: MakeMapping) -> None:
     with JSONStore(path) as store:
         store.insert(make_mapping("k"))
-        before = digest(path)
+        before = sha256(path)
         with pytest.raises(Conflict):
             store.insert(make_mapping("k"))
-    assert digest(path) == before
+    assert sha256(path) == before
     assert sorted(p.name for p in path.parent.iterdir()) == ["sessions.json", "sessions.json.lock"]
 
 
@@ -270,12 +266,12 @@ def test_file_damaged_while_open_stops_writes_untouched(path: Path, make_mapping
     with JSONStore(path) as store:
         store.insert(make_mapping("k"))
         path.write_text('{"format": "sessmap", "version": 9, "mappings": []}')
-        before = digest(path)
+        before = sha256(path)
         with pytest.raises(StoreError, match="newer sessmap"):
             store.insert(make_mapping("other"))
         with pytest.raises(StoreError, match="newer sessmap"):
             store.get("default", "k")
-    assert digest(path) == before
+    assert sha256(path) == before
 
 
 def test_empty_file_is_a_new_store(path: Path, make_mapping: MakeMapping) -> None:
@@ -290,14 +286,14 @@ def test_bad_entries_fail_reads_and_show_in_check(path: Path, make_mapping: Make
     bad_id = {**VALID_ENTRY, "key": "a", "session_id": "--resume"}
     bad_key = {**VALID_ENTRY, "key": "b\x00"}
     path.write_text(json.dumps({**DOCUMENT, "mappings": [bad_id, VALID_ENTRY, bad_key, VALID_ENTRY]}))
-    before = digest(path)
+    before = sha256(path)
     with JSONStore(path) as store:  # opens, so that `doctor` can report
         problems = store.check()
         with pytest.raises(StoreError, match="mapping #1 is invalid"):
             store.get("default", "k")
         with pytest.raises(StoreError, match="mapping #1 is invalid"):
             store.insert(make_mapping("new"))
-    assert digest(path) == before
+    assert sha256(path) == before
     assert len(problems) == 3
     assert "mapping #1 is invalid" in problems[0] and "session id" in problems[0]
     assert "mapping #3 is invalid" in problems[1]

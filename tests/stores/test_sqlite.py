@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sqlite3
 import stat
@@ -11,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from tests.support import sha256
 
 from sessmap.errors import InvalidInput, StoreError
 from sessmap.model import Mapping
@@ -24,10 +24,6 @@ MakeMapping = Callable[..., Mapping]
 
 def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
-
-
-def digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 @pytest.fixture(params=[0o000, 0o077], ids=["umask-000", "umask-077"])
@@ -267,13 +263,13 @@ BAD_FILES = [
 def test_bad_file_is_refused_untouched(tmp_path: Path, make: Callable[[Path], None], message: str) -> None:
     path = tmp_path / "sessions.db"
     make(path)
-    before, listing = digest(path), sorted(os.listdir(tmp_path))
+    before, listing = sha256(path), sorted(os.listdir(tmp_path))
     with pytest.raises(StoreError) as caught:
         SQLiteStore(path)
     text = str(caught.value)
     assert message in text
     assert str(path) in text and "\n" not in text  # one clear line naming the file
-    assert digest(path) == before
+    assert sha256(path) == before
     assert sorted(os.listdir(tmp_path)) == listing  # no -wal, -shm or .locks either
 
 
