@@ -296,7 +296,7 @@ def _while_busy(action: Callable[[], T]) -> T:
         try:
             return action()
         except sqlite3.OperationalError as err:
-            busy = err.sqlite_errorcode & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+            busy = (err.sqlite_errorcode & 0xFF) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
             if not busy or time.monotonic() >= deadline:
                 raise
         time.sleep(delay)
