@@ -21,7 +21,6 @@ from tests.support import SESSMAP, sha256
 
 STORE_FILE_NAMES = {"sqlite": "sessions.db", "json": "sessions.json"}
 
-# Tests run the console script installed next to this interpreter, exactly as users run it.
 TIMEOUT = 60
 
 
