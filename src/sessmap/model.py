@@ -13,12 +13,19 @@ from sessmap.errors import InvalidInput
 
 State = Literal["active", "pending", "pending-fork"]
 STATES: tuple[State, ...] = ("active", "pending", "pending-fork")
+HistoryReason = Literal["new", "stale", "set", "import"]
+HISTORY_REASONS: tuple[HistoryReason, ...] = ("new", "stale", "set", "import")
 DEFAULT_AGENT = "default"
 
 MAX_KEY_LENGTH = 512
 MAX_LABEL_KEY_LENGTH = 128
 MAX_LABEL_VALUE_LENGTH = 1024
-MAX_SESSION_ID_LENGTH = 256
+# Ids become file names (claude `<id>.jsonl`, codex `rollout-<timestamp>-<id>.jsonl`), which
+# most file systems cap at 255 bytes: 128 leaves room, and every agent's ids are far shorter.
+MAX_SESSION_ID_LENGTH = 128
+MAX_HOST_LENGTH = 255
+# Earlier sessions kept per mapping; the oldest fall off, so a thread reset daily stays small.
+MAX_HISTORY = 50
 
 _AGENT_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _PROVIDER_NAME = _AGENT_NAME
@@ -106,6 +113,20 @@ def validate_cwd(cwd: str) -> str:
     return cwd
 
 
+def validate_host(host: str) -> str:
+    """A host name as the machine reports it: 1-255 characters, no control characters or spaces."""
+    if (
+        not isinstance(host, str)
+        or not host
+        or len(host) > MAX_HOST_LENGTH
+        or _CONTROL.search(host)
+        or _SURROGATE.search(host)
+        or " " in host
+    ):
+        raise InvalidInput(f"invalid host name {host!r}")
+    return host
+
+
 def now() -> datetime:
     """The current UTC time at the precision stored (whole seconds)."""
     return datetime.now(UTC).replace(microsecond=0)
@@ -144,6 +165,35 @@ class Parent:
         return {"agent": self.agent, "key": self.key, "session_id": self.session_id}
 
 
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """An earlier session of a mapping, and why it ended (``new``, ``stale``, ``set``, ``import``)."""
+
+    session_id: str
+    ended_at: datetime
+    reason: HistoryReason
+
+    def to_dict(self) -> dict[str, str]:
+        return {
+            "session_id": self.session_id,
+            "ended_at": format_timestamp(self.ended_at),
+            "reason": self.reason,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> HistoryEntry:
+        if not isinstance(data, dict) or set(data) != {"session_id", "ended_at", "reason"}:
+            raise InvalidInput("a history entry must be an object with session_id, ended_at and reason")
+        reason = data["reason"]
+        if reason not in HISTORY_REASONS:
+            raise InvalidInput(f"invalid history reason {reason!r}: use one of {', '.join(HISTORY_REASONS)}")
+        return cls(
+            session_id=validate_session_id(_string(data["session_id"], "history.session_id")),
+            ended_at=parse_timestamp(_string(data["ended_at"], "history.ended_at")),
+            reason=reason,
+        )
+
+
 _NO_LABELS: ReadOnlyDict[str, str] = MappingProxyType({})  # shared: read-only, and most mappings have none
 
 
@@ -170,6 +220,9 @@ class Mapping:
     last_exit: int | None = None
     parent: Parent | None = None
     labels: ReadOnlyDict[str, str] = field(default_factory=lambda: _NO_LABELS)
+    host: str | None = None
+    agent_home: str | None = None
+    history: tuple[HistoryEntry, ...] = ()
     # Set by validate(): a frozen Mapping cannot become invalid, so importing a million rows
     # (validated as parsed, and again by the store) checks each once. evolve() resets it.
     _validated: bool = field(default=False, init=False, repr=False, compare=False)
@@ -184,6 +237,23 @@ class Mapping:
 
     def evolve(self, **changes: Any) -> Mapping:
         return replace(self, **changes)
+
+    def retired(self, reason: HistoryReason, at: datetime, replacement: str | None = None) -> Mapping:
+        """This mapping with its current session moved to ``history`` (newest first), as a
+        reset, a stale restart, ``set --session-id`` or an import does before it takes another.
+        Nothing moves when there is no session or the replacement is the same one."""
+        if self.session_id is None or self.session_id == replacement:
+            return self
+        entry = HistoryEntry(self.session_id, at, reason)
+        earlier = tuple(e for e in self.history if e.session_id != self.session_id)
+        return self.evolve(history=(entry, *earlier)[:MAX_HISTORY])
+
+    def session_ids(self) -> set[str]:
+        """Every session id this mapping needs kept: the current one and its history."""
+        ids = {entry.session_id for entry in self.history}
+        if self.session_id is not None:
+            ids.add(self.session_id)
+        return ids
 
     def validate(self) -> Mapping:
         """Raise InvalidInput unless every field is well-formed; returns self."""
@@ -211,6 +281,16 @@ class Mapping:
             raise InvalidInput(f"invalid last_exit {self.last_exit!r}")
         for name, value in self.labels.items():
             validate_label(name, value)
+        if self.host is not None:
+            validate_host(self.host)
+        if self.agent_home is not None:
+            validate_cwd(self.agent_home)
+        if not isinstance(self.history, tuple) or len(self.history) > MAX_HISTORY:
+            raise InvalidInput(f"history must hold at most {MAX_HISTORY} entries")
+        for entry in self.history:
+            validate_session_id(entry.session_id)
+            if entry.reason not in HISTORY_REASONS:
+                raise InvalidInput(f"invalid history reason {entry.reason!r}")
         if self.parent is not None:
             validate_agent(self.parent.agent)
             validate_key(self.parent.key)
@@ -235,6 +315,9 @@ class Mapping:
             "last_exit": self.last_exit,
             "parent": self.parent.to_dict() if self.parent else None,
             "labels": dict(self.labels),
+            "host": self.host,
+            "agent_home": self.agent_home,
+            "history": [entry.to_dict() for entry in self.history],
         }
 
     @classmethod
@@ -267,6 +350,9 @@ class Mapping:
             isinstance(k, str) and isinstance(v, str) for k, v in labels.items()
         ):
             raise InvalidInput("labels must be an object of strings")
+        history = data.get("history") or []
+        if not isinstance(history, list):
+            raise InvalidInput("history must be a list")
         session_id = _optional_string(data.get("session_id"), "session_id")
         state = data.get("state") or ("active" if session_id else "pending")
         mapping = cls(
@@ -283,6 +369,9 @@ class Mapping:
             last_exit=data.get("last_exit"),
             parent=parent,
             labels=labels,
+            host=_optional_string(data.get("host"), "host"),
+            agent_home=_optional_string(data.get("agent_home"), "agent_home"),
+            history=tuple(HistoryEntry.from_dict(entry) for entry in history),
         )
         return mapping.validate()
 

@@ -97,6 +97,89 @@ class ImportResult:
     conflicts: tuple[tuple[str, str], ...] = field(default=())  # (agent, key) with on_conflict=fail
 
 
+# --- transcripts (SPEC §7): the Claude Agent SDK's SessionStore model ------------------------
+
+TAIL_BYTES = 4096
+"""How much of a transcript's end its info keeps, to tell a local file that merely grew (its
+bytes at that offset still match) from one that diverged, without reading either whole."""
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptKey:
+    """Where a transcript's entries live: ``(project_key, session_id[, subpath])``.
+
+    claude: ``project_key`` is the project folder name (the SDK's ``project_key``), ``subpath``
+    a side file such as ``subagents/agent-<id>``; "" is the main transcript. codex rollouts
+    use ``project_key`` ``codex``. The parts are opaque strings to a store.
+    """
+
+    project_key: str
+    session_id: str
+    subpath: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptInfo:
+    """What a store knows of one stored transcript without reading it.
+
+    ``lines``: entries stored; ``size``: their bytes, one newline each, as the file holds them;
+    ``tail``: the last ``TAIL_BYTES`` (or fewer) of those bytes; ``mtime_ms``: the last append,
+    in Unix epoch milliseconds (the store's clock).
+    """
+
+    key: TranscriptKey
+    lines: int
+    size: int
+    tail: bytes
+    mtime_ms: int
+
+
+def next_tail(tail: bytes, lines: Iterable[bytes]) -> bytes:
+    """The tail after appending ``lines`` (each without its newline) to a transcript ending in ``tail``."""
+    joined = tail + b"".join(line + b"\n" for line in lines)
+    return joined[-TAIL_BYTES:]
+
+
+class TranscriptStore(Protocol):
+    """Append-only transcript entries, one JSONL line each (bytes, no newline), per key.
+
+    Every store provides one as ``Store.transcripts``. Appends are atomic per call and
+    ordered; concurrent appenders lose nothing. Nothing here validates the key's parts beyond
+    what storage needs: they come from agents' file names and from SDK callers.
+    """
+
+    def append(self, key: TranscriptKey, lines: Iterable[bytes]) -> TranscriptInfo | None:
+        """Add ``lines`` at the end (a stream: do not hold it all where the backend can avoid
+        it); the info after, or None when nothing was added to a transcript that does not exist."""
+
+    def info(self, key: TranscriptKey) -> TranscriptInfo | None:
+        """None when nothing is stored under ``key``."""
+
+    def read(self, key: TranscriptKey, start: int = 0) -> Iterator[bytes]:
+        """The lines from line ``start`` (0-based) on, streamed in order; none if absent."""
+
+    def sessions(self, project_key: str) -> list[TranscriptInfo]:
+        """The main transcripts (no subpath) stored under ``project_key``."""
+
+    def subpaths(self, project_key: str, session_id: str) -> list[str]:
+        """The side files of a session (never "" for the main transcript), sorted."""
+
+    def delete(self, key: TranscriptKey) -> None:
+        """Remove a transcript; removing a main transcript also removes its side files."""
+
+    def set_summary(self, project_key: str, session_id: str, summary: str) -> None:
+        """Keep an opaque summary text (the SDK's sidecar) beside a session, replacing any."""
+
+    def summaries(self, project_key: str) -> list[str]:
+        """The summary texts kept for sessions of ``project_key``."""
+
+    def projects_of(self, session_id: str) -> list[str]:
+        """The project keys under which anything of ``session_id`` is stored, sorted."""
+
+    def stored(self) -> Iterator[tuple[str, str]]:
+        """Every ``(project_key, session_id)`` with anything stored, each once: for cleanup."""
+
+
 class Store(Protocol):
     """What every backend provides. Every write is atomic; concurrent writers lose nothing.
 
@@ -110,6 +193,12 @@ class Store(Protocol):
 
     schema_version: int
     """The schema version of the open store (latest after migrations)."""
+
+    shared: bool
+    """True for the server stores (several hosts): they keep transcripts by default."""
+
+    transcripts: TranscriptStore
+    """The store's copy of agents' transcripts (SPEC §7)."""
 
     def get(self, agent: str, key: str) -> Mapping | None: ...
 
