@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 
 from sessmap.errors import ExitCode, InvalidInput
 from sessmap.model import (
+    MAX_HISTORY,
+    HistoryEntry,
     Mapping,
     Parent,
     format_timestamp,
@@ -113,7 +115,7 @@ def test_invalid_agent_names(name: str) -> None:
         "0199a213-81c0-7800-8aa1-bbab2a035a53",
         "a",
         "s:1.2_3",
-        "x" * 256,
+        "x" * 128,
     ],
 )
 def test_valid_session_ids(session_id: str) -> None:
@@ -134,7 +136,8 @@ def test_valid_session_ids(session_id: str) -> None:
         "a b",
         "a\n",
         "a;rm",
-        "x" * 257,
+        "x" * 129,  # ids become file names; 250+ characters broke whole-store commands
+        "x" * 256,
         "ü",
     ],
 )
@@ -233,14 +236,48 @@ def test_json_form_round_trips() -> None:
         last_exit=1,
         parent=Parent("default", "src", "s0"),
         labels={"team": "core"},
+        host="bot-a",
+        agent_home="/home/bot/.claude",
+        history=(HistoryEntry("s-old", T0, "stale"),),
     )
     data = m.to_dict()
     assert list(data) == [
         "key", "agent", "provider", "session_id", "state", "cwd", "created_at", "updated_at",
-        "last_used_at", "turns", "last_exit", "parent", "labels",
+        "last_used_at", "turns", "last_exit", "parent", "labels", "host", "agent_home", "history",
     ]  # fmt: skip
     assert data["created_at"] == "2026-11-21T10:00:00Z"
+    assert data["history"] == [{"session_id": "s-old", "ended_at": "2026-11-21T10:00:00Z", "reason": "stale"}]
     assert Mapping.from_dict(data) == m
+
+
+def test_retired_moves_the_session_to_history_newest_first_and_bounded() -> None:
+    m = mapping(session_id="s1")
+    assert m.retired("new", T0, replacement="s1") is m
+    assert mapping(session_id=None, state="pending").retired("new", T0).history == ()
+    for n in range(2, MAX_HISTORY + 5):
+        m = m.retired("stale", T0 + timedelta(minutes=n)).evolve(session_id=f"s{n}")
+    assert len(m.history) == MAX_HISTORY
+    assert m.history[0].session_id == f"s{MAX_HISTORY + 3}" and m.history[-1].session_id == "s4"
+    assert m.session_ids() == {m.session_id, *(e.session_id for e in m.history)}
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"history": {}}, "history must be a list"),
+        ({"history": [{"session_id": "s"}]}, "history entry must be an object"),
+        ({"history": [{"session_id": "s", "ended_at": "2026-11-21T10:00:00Z", "reason": "x"}]}, "reason"),
+        (
+            {"history": [{"session_id": "-x", "ended_at": "2026-11-21T10:00:00Z", "reason": "new"}]},
+            "session id",
+        ),
+        ({"host": "two words"}, "invalid host name"),
+        ({"agent_home": "relative/home"}, "must be an absolute path"),
+    ],
+)
+def test_new_fields_are_validated(data: dict[str, object], message: str) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        Mapping.from_dict({"key": "k", "provider": "claude", "session_id": "s", **data})
 
 
 def test_from_dict_defaults() -> None:

@@ -18,12 +18,24 @@ from sessmap.stores.base import ImportResult, OnConflict, Query
 NOW = datetime(2026, 11, 21, 10, 0, 0, tzinfo=UTC)
 
 
+class NoTranscripts:
+    """A store side that holds no transcript copies (service tests need none)."""
+
+    def projects_of(self, session_id: str) -> list[str]:
+        return []
+
+    def info(self, key: object) -> None:
+        return None
+
+
 class MemoryStore:
     url = "memory:"
     schema_version = 1
+    shared = False
 
     def __init__(self) -> None:
         self.rows: dict[tuple[str, str], Mapping] = {}
+        self.transcripts = NoTranscripts()
 
     def get(self, agent: str, key: str) -> Mapping | None:
         return self.rows.get((agent, key))
@@ -125,10 +137,10 @@ def test_prune_boundary_is_strict(store: MemoryStore, frozen_now: datetime) -> N
     _make(store, "older", frozen_now - timedelta(days=30, seconds=1))
     _make(store, "used", frozen_now - timedelta(days=90), last_used_at=frozen_now - timedelta(days=1))
     would = service.prune(store, None, older_than=None, dry_run=True)
-    assert [m.key for m in would] == ["older"]
+    assert [m.key for m in would.removed] == ["older"]
     assert len(store.rows) == 3
     gone = service.prune(store, None, older_than=timedelta(days=30))
-    assert [m.key for m in gone] == ["older"]
+    assert [m.key for m in gone.removed] == ["older"]
     assert sorted(k for _, k in store.rows) == ["exactly", "used"]
 
 

@@ -18,6 +18,8 @@ from sessmap.model import validate_agent, validate_provider
 APP_NAME = "sessmap"
 OnStale = Literal["fresh", "fail"]
 ON_STALE_CHOICES: tuple[OnStale, ...] = ("fresh", "fail")
+TranscriptsMode = Literal["store", "local"]
+TRANSCRIPTS_CHOICES: tuple[TranscriptsMode, ...] = ("store", "local")
 DEFAULT_TTL = timedelta(days=30)
 
 
@@ -88,12 +90,13 @@ class Config:
     ttl: timedelta = DEFAULT_TTL
     wait_timeout: timedelta | None = None  # None: wait for ever
     on_stale: OnStale = "fresh"
+    transcripts: TranscriptsMode | None = None  # None: "store" for the server stores, else "local"
     agents: dict[str, AgentProfile] = field(default_factory=dict)
     providers: dict[str, ProviderTemplate] = field(default_factory=dict)
 
 
 # What the file may hold, with each setting's TOML type (`config set` parses values by it).
-SCALAR_SETTINGS = ("store", "ttl", "wait_timeout", "on_stale")
+SCALAR_SETTINGS = ("store", "ttl", "wait_timeout", "on_stale", "transcripts")
 AGENT_SETTINGS: dict[str, type] = {"provider": str, "cwd": str, "args": list}
 PROVIDER_SETTINGS: dict[str, type] = {"new": list, "resume": list, "fork": list, "capture": str, "stale": str}
 
@@ -135,6 +138,7 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
             ttl=_duration(raw, "ttl") if "ttl" in raw else DEFAULT_TTL,
             wait_timeout=_duration(raw, "wait_timeout") if "wait_timeout" in raw else None,
             on_stale=_on_stale(raw),
+            transcripts=_transcripts(raw),
             agents={
                 validate_agent(name): _agent(name, table) for name, table in _tables(raw, "agents").items()
             },
@@ -172,6 +176,13 @@ def _on_stale(raw: dict[str, Any]) -> OnStale:
     if value not in ON_STALE_CHOICES:
         raise InvalidInput(f"on_stale must be 'fresh' or 'fail', not {value!r}")
     return value  # type: ignore[no-any-return]
+
+
+def _transcripts(raw: dict[str, Any]) -> TranscriptsMode | None:
+    value = raw.get("transcripts")
+    if value is not None and value not in TRANSCRIPTS_CHOICES:
+        raise InvalidInput(f"transcripts must be 'store' or 'local', not {value!r}")
+    return value
 
 
 def _tables(raw: dict[str, Any], name: str) -> dict[str, dict[str, Any]]:

@@ -350,7 +350,8 @@ class Mapping:
             isinstance(k, str) and isinstance(v, str) for k, v in labels.items()
         ):
             raise InvalidInput("labels must be an object of strings")
-        history = data.get("history") or []
+        history = data.get("history")
+        history = [] if history is None else history
         if not isinstance(history, list):
             raise InvalidInput("history must be a list")
         session_id = _optional_string(data.get("session_id"), "session_id")

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from sessmap.errors import Conflict, InvalidInput, NotFound, StoreError
 from sessmap.model import (
+    MAX_HISTORY,
     Mapping,
     Parent,
     now,
@@ -28,6 +29,7 @@ from sessmap.stores.base import ImportResult, OnConflict, Query, Store
 
 if TYPE_CHECKING:
     from sessmap.config import Config
+    from sessmap.transcripts.archive import Spool
 
 # The config module, uuid, tempfile and tomllib load inside the functions that use them:
 # `sessmap get` imports this module for one lookup and needs none of them.
@@ -67,16 +69,56 @@ def session_id_of(store: Store, agent: str, key: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Transcript:
-    path: Path | None  # None: the provider cannot tell where it is
-    exists: bool
+    """Where a mapping's transcript is, as far as this host can tell (SPEC §7).
+
+    ``state``: ``local`` (the agent's file is here), ``archived`` (codex archived it),
+    ``stored`` (only the store's copy), ``gone`` (proven gone), ``unknown`` (``reason`` says why).
+    """
+
+    path: Path | None
+    state: str
+    reason: str | None = None
+    stored: bool = False
+
+    @property
+    def exists(self) -> bool:
+        return self.state in ("local", "archived")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"path": str(self.path) if self.path else None, "exists": self.exists}
+        return {
+            "path": str(self.path) if self.path else None,
+            "exists": self.exists,
+            "state": self.state,
+            "archived": self.state == "archived",
+            "stored": self.stored,
+            "reason": self.reason,
+        }
+
+
+def transcript_of(mapping: Mapping, config: Config | None, store: Store, *, full: bool = True) -> Transcript:
+    """Where the agent keeps the mapping's transcript; ``full`` also asks whether the store
+    holds a copy when the file is here (``show``), which pruning has no need to know."""
+    from sessmap.providers import get_provider
+    from sessmap.transcripts.presence import Sighting, presence
+
+    try:
+        locator = get_provider(mapping.provider, config).locator
+    except InvalidInput:  # a provider since removed from the config
+        locator = None
+    if locator is None or mapping.session_id is None:
+        why = (
+            "the mapping has no session yet" if locator else "sessmap does not know where this agent keeps it"
+        )
+        return Transcript(None, "unknown", why)
+    sighting = Sighting(mapping.session_id, mapping.cwd, mapping.host, mapping.agent_home)
+    found = presence(sighting, locator, store.transcripts, look_in=locator.home(None))
+    stored = found.state == "stored" or (full and bool(store.transcripts.projects_of(mapping.session_id)))
+    return Transcript(found.path, found.state, found.reason, stored)
 
 
 @dataclass(frozen=True, slots=True)
 class Details:
-    """What ``show`` prints: the mapping, its forks and its transcript."""
+    """What ``show`` prints: the mapping (its history included), its forks and its transcript."""
 
     mapping: Mapping
     forks: list[Mapping]
@@ -93,21 +135,10 @@ class Details:
         }
 
 
-def transcript_of(mapping: Mapping, config: Config | None) -> Transcript:
-    """Where the agent keeps the mapping's transcript; unknown providers know nothing."""
-    from sessmap.providers import get_provider
-
-    try:
-        path = get_provider(mapping.provider, config).transcript_path(mapping)
-    except InvalidInput:  # a provider since removed from the config
-        path = None
-    return Transcript(path=path, exists=path is not None and path.exists())
-
-
 def describe(store: Store, agent: str, key: str, config: Config | None) -> Details:
     mapping = require(store, agent, key)
     forks = list(store.query(Query(parent=(mapping.agent, mapping.key), sort="key")))
-    return Details(mapping=mapping, forks=forks, transcript=transcript_of(mapping, config))
+    return Details(mapping=mapping, forks=forks, transcript=transcript_of(mapping, config, store))
 
 
 # --- filters shared by list, export and prune ----------------------------------------------
@@ -235,7 +266,8 @@ def update(
         merged.update(new_labels)
         changes: dict[str, Any] = {"labels": merged, "updated_at": now()}
         if session_id is not None:
-            changes.update(session_id=session_id, state="active")
+            mapping = mapping.retired("set", now(), replacement=session_id)
+            changes.update(session_id=session_id, state="active", history=mapping.history)
         if provider is not None:
             changes["provider"] = provider
         if new_cwd is not None:
@@ -284,7 +316,14 @@ def remove(store: Store, *, agent: str, keys: Iterable[str]) -> Removal:
             result.missing.append(key)
         else:
             result.removed.append(deleted)
+    _release(store, result.removed)
     return result
+
+
+def _release(store: Store, removed: Iterable[Mapping]) -> None:
+    from sessmap.transcripts.cleanup import release, sessions_of
+
+    release(store, sessions_of(removed))
 
 
 def fork(
@@ -326,6 +365,24 @@ def fork(
 # --- prune and doctor ----------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class Unverified:
+    """A mapping kept because its transcript could not be checked from here, and why."""
+
+    mapping: Mapping
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"agent": self.mapping.agent, "key": self.mapping.key, "reason": self.reason}
+
+
+@dataclass(frozen=True, slots=True)
+class Pruned:
+    removed: list[Mapping] = field(default_factory=list)
+    kept: list[Unverified] = field(default_factory=list)
+    """With ``missing``: mappings whose transcript sessmap could not check, so not removed."""
+
+
 def prune(
     store: Store,
     config: Config | None,
@@ -335,9 +392,10 @@ def prune(
     agent: str | None = None,
     provider: str | None = None,
     dry_run: bool = False,
-) -> list[Mapping]:
+) -> Pruned:
     """Delete mappings last seen more than ``older_than`` ago (default: config ttl), and with
-    ``missing`` those whose transcript is known to be gone. Returns what went (or would)."""
+    ``missing`` those whose transcript is proven gone. Returns what went (or would go), and
+    what ``missing`` kept because it could not tell."""
     if agent is not None:
         validate_agent(agent)
     if provider is not None:
@@ -352,38 +410,37 @@ def prune(
         chosen = list(store.query(old))
     else:
         chosen = sorted(store.delete_matching(old), key=lambda m: (m.key, m.agent))
+    result = Pruned(chosen)
     if missing:
         taken = {(m.agent, m.key) for m in chosen}
-        gone = [
-            m
-            for m in _with_missing_transcript(
-                store, config, Query(agent=agent, provider=provider, sort="key")
-            )
-            if (m.agent, m.key) not in taken
-        ]
+        everything = Query(agent=agent, provider=provider, sort="key")
+        gone: list[Mapping] = []
+        for mapping, transcript in _unresumable(store, config, everything):
+            if (mapping.agent, mapping.key) in taken:
+                continue
+            if transcript.state == "gone":
+                gone.append(mapping)
+            else:
+                result.kept.append(Unverified(mapping, transcript.reason or "it could not be checked"))
         chosen.extend(gone if dry_run else _delete_each(store, gone))
-    return chosen
+    if not dry_run:
+        _release(store, chosen)
+    return result
 
 
-def _with_missing_transcript(store: Store, config: Config | None, query: Query) -> Iterator[Mapping]:
+def _unresumable(store: Store, config: Config | None, query: Query) -> Iterator[tuple[Mapping, Transcript]]:
+    """Mappings whose transcript is not here: proven gone, or unknown (with the reason)."""
     for mapping in store.query(query):
-        transcript = transcript_of(mapping, config)
-        if transcript.path is not None and not transcript.exists:
-            yield mapping
+        if mapping.session_id is None:
+            continue  # pending: no transcript yet, nothing to judge
+        transcript = transcript_of(mapping, config, store, full=False)
+        if transcript.state in ("gone", "unknown"):
+            yield mapping, transcript
 
 
 def _delete_each(store: Store, mappings: list[Mapping]) -> list[Mapping]:
     deleted = (store.delete(m.agent, m.key) for m in mappings)
     return [m for m in deleted if m is not None]
-
-
-@dataclass(frozen=True, slots=True)
-class MissingTranscript:
-    mapping: Mapping
-    path: Path
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"agent": self.mapping.agent, "key": self.mapping.key, "path": str(self.path)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -395,8 +452,11 @@ class Health:
     store_problems: list[str]
     config_path: Path
     config_problem: str | None
-    missing_transcripts: list[MissingTranscript]
-    fixed: list[MissingTranscript]
+    missing_transcripts: list[Unverified]
+    """Mappings whose transcript is proven gone (``reason`` says from where)."""
+    fixed: list[Unverified]
+    unverified: list[Unverified] = field(default_factory=list)
+    """Mappings whose transcript could not be checked from here: never removed."""
 
     @property
     def healthy(self) -> bool:
@@ -413,6 +473,7 @@ class Health:
             "config": {"path": str(self.config_path), "problem": self.config_problem},
             "missing_transcripts": [m.to_dict() for m in self.missing_transcripts],
             "fixed": [m.to_dict() for m in self.fixed],
+            "unverified_transcripts": [m.to_dict() for m in self.unverified],
         }
 
 
@@ -436,25 +497,29 @@ def doctor(open_store: Callable[[], Store], config_path: Path, *, fix: bool) -> 
         return Health(None, None, [err.line], config_path, config_problem, [], [])
     store_url, schema = store.url, store.schema_version
     problems = list(store.check())
-    missing: list[MissingTranscript] = []
-    for mapping in _with_missing_transcript(store, config, Query(sort="key")):
-        path = transcript_of(mapping, config).path
-        assert path is not None  # _with_missing_transcript yields only known paths
-        missing.append(MissingTranscript(mapping, path))
-    fixed: list[MissingTranscript] = []
+    missing: list[Unverified] = []
+    unverified: list[Unverified] = []
+    for mapping, transcript in _unresumable(store, config, Query(sort="key")):
+        found = Unverified(mapping, transcript.reason or "it could not be checked")
+        (missing if transcript.state == "gone" else unverified).append(found)
+    fixed: list[Unverified] = []
     if fix:
         fixed = [m for m in missing if store.delete(m.mapping.agent, m.mapping.key) is not None]
+        _release(store, (m.mapping for m in fixed))
         missing = []
-    return Health(store_url, schema, problems, config_path, config_problem, missing, fixed)
+    return Health(store_url, schema, problems, config_path, config_problem, missing, fixed, unverified)
 
 
 # --- import --------------------------------------------------------------------------------
 
 
-def parse_jsonl(lines: Iterable[bytes | str]) -> Iterator[Mapping]:
+def parse_jsonl(lines: Iterable[bytes | str], transcripts: Spool | None = None) -> Iterator[Mapping]:
     """Mappings from JSONL, lazily; blank lines skipped. A bad line raises InvalidInput naming
-    its line number, which makes ``insert_many`` write nothing."""
+    its line number, which makes ``insert_many`` write nothing. Transcript records (from
+    ``export --transcripts``) go to ``transcripts``; without one they are an error."""
     import json
+
+    from sessmap.transcripts.archive import is_record
 
     for number, raw in enumerate(lines, start=1):
         try:
@@ -468,22 +533,80 @@ def parse_jsonl(lines: Iterable[bytes | str]) -> Iterator[Mapping]:
         except json.JSONDecodeError as err:
             raise InvalidInput(f"line {number}: not valid JSON: {err.msg}") from None
         try:
+            if transcripts is not None and is_record(data):
+                transcripts.add(data)
+                continue
             yield Mapping.from_dict(data)
         except InvalidInput as err:
             raise InvalidInput(f"line {number}: {err}") from None
 
 
-def import_mappings(store: Store, lines: Iterable[bytes | str], on_conflict: OnConflict) -> ImportResult:
-    """All or nothing. With ``fail``, existing mappings are a Conflict and nothing is written."""
-    result = store.insert_many(parse_jsonl(lines), on_conflict)
-    if result.conflicts:
-        agent, key = result.conflicts[0]
-        raise Conflict(
-            f"{len(result.conflicts)} mapping(s) exist already (first: {key!r}, agent {agent}); "
-            "nothing imported",
-            hint="try: --on-conflict skip or --on-conflict replace",
-        )
-    return result
+@dataclass(frozen=True, slots=True)
+class Imported:
+    mappings: ImportResult
+    transcript_lines: int = 0
+
+
+def import_mappings(store: Store, lines: Iterable[bytes | str], on_conflict: OnConflict) -> Imported:
+    """All or nothing. With ``fail``, existing mappings are a Conflict and nothing is written.
+    Replaced mappings keep their earlier session in ``history``; transcripts come in last."""
+    from sessmap.transcripts.archive import Spool
+
+    spool = Spool()
+    try:
+        mappings = parse_jsonl(lines, spool)
+        if on_conflict == "replace":
+            mappings = _keeping_history(store, mappings)
+        result = store.insert_many(mappings, on_conflict)
+        if result.conflicts:
+            agent, key = result.conflicts[0]
+            raise Conflict(
+                f"{len(result.conflicts)} mapping(s) exist already (first: {key!r}, agent {agent}); "
+                "nothing imported",
+                hint="try: --on-conflict skip or --on-conflict replace",
+            )
+        return Imported(result, spool.apply(store))
+    finally:
+        spool.close()
+
+
+def _keeping_history(store: Store, mappings: Iterable[Mapping]) -> Iterator[Mapping]:
+    """The mappings with the session each replaces moved into their ``history``.
+
+    Read into a temporary file first: a store may not answer reads while it imports."""
+    import json
+    import tempfile
+
+    stamp = now()
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as spooled:
+        for mapping in mappings:
+            current = store.get(mapping.agent, mapping.key)
+            if current is not None:
+                kept = current.retired("import", stamp, replacement=mapping.session_id).history
+                known = {entry.session_id for entry in mapping.history}
+                merged = (*mapping.history, *(e for e in kept if e.session_id not in known))
+                mapping = mapping.evolve(history=merged[:MAX_HISTORY])
+            spooled.write(json.dumps(mapping.to_dict()) + "\n")
+        spooled.seek(0)
+        for line in spooled:
+            yield Mapping.from_dict(json.loads(line))
+
+
+def export_lines(store: Store, query: Query, *, transcripts: bool) -> Iterator[str]:
+    """JSONL for ``export``: the mappings, then (with ``transcripts``) their stored transcripts."""
+    import json
+
+    from sessmap.transcripts.archive import records
+    from sessmap.transcripts.cleanup import sessions_of
+
+    exported: list[Mapping] = []
+    for mapping in store.query(query):
+        if transcripts:
+            exported.append(mapping)
+        yield json.dumps(mapping.to_dict(), ensure_ascii=False)
+    if transcripts:
+        for record in records(store, sessions_of(exported)):
+            yield json.dumps(record, ensure_ascii=False)
 
 
 # --- the config file -----------------------------------------------------------------------
@@ -507,7 +630,7 @@ def setting_path(name: str, *, leaf: bool) -> list[str]:
     if not valid:
         raise InvalidInput(
             f"unknown setting {name!r}",
-            hint="use store, ttl, wait_timeout, on_stale, agents.NAME.{provider,cwd,args} or "
+            hint="use store, ttl, wait_timeout, on_stale, transcripts, agents.NAME.{provider,cwd,args} or "
             "providers.NAME.{new,resume,fork,capture,stale}",
         )
     if len(parts) >= 2 and parts[1] and parts[0] == "agents":

@@ -141,10 +141,19 @@ def test_show_text_and_json_with_forks_and_transcript(
     ]
     project = str(work.resolve()).replace("/", "-").replace("_", "-")
     expected = claude_home / "projects" / project / "s1.jsonl"
-    assert data["transcript"] == {"path": str(expected), "exists": False}
+    assert data["transcript"] == {
+        "path": None,
+        "exists": False,
+        "state": "unknown",
+        "archived": False,
+        "stored": False,
+        "reason": "it may live in another agent home: no run recorded one",
+    }
+    assert data["history"] == [] and data["host"] is None and data["agent_home"] is None
     expected.parent.mkdir(parents=True)
     expected.write_text("{}\n")
-    assert json.loads(sessmap.ok("show", KEY, "--json").stdout)["transcript"]["exists"] is True
+    transcript = json.loads(sessmap.ok("show", KEY, "--json").stdout)["transcript"]
+    assert transcript["exists"] is True and transcript["path"] == str(expected)
 
     text = sessmap.ok("show", KEY).stdout
     assert f"key:          {KEY}\n" in text
@@ -153,7 +162,16 @@ def test_show_text_and_json_with_forks_and_transcript(
     assert "forks:        child (pending-fork)\n" in text
     child = sessmap.ok("show", "child").stdout
     assert "parent:       " + KEY in child
-    assert "transcript:   unknown" in child
+    assert "transcript:   unknown: the mapping has no session yet" in child
+
+
+def test_show_lists_earlier_sessions(sessmap: Sessmap) -> None:
+    sessmap.ok("create", KEY, "--session-id", "s1")
+    sessmap.ok("set", KEY, "--session-id", "s2")
+    data = json.loads(sessmap.ok("show", KEY, "--json").stdout)
+    assert data["session_id"] == "s2"
+    assert [(e["session_id"], e["reason"]) for e in data["history"]] == [("s1", "set")]
+    assert "history:      s1 (set " in sessmap.ok("show", KEY).stdout
 
 
 def test_show_missing(sessmap: Sessmap) -> None:

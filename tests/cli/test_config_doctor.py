@@ -150,36 +150,44 @@ def test_quoted_toml_string_and_plain_text(sessmap: Sessmap) -> None:
 def test_doctor_healthy(sessmap: Sessmap) -> None:
     sessmap.ok("create", "k")
     result = sessmap.ok("doctor")
-    assert result.stdout.splitlines()[0] == f"store: {sessmap.store_url} (schema 1): ok"
-    assert "config: " in result.stdout and "transcripts: ok" in result.stdout
     data = json.loads(sessmap.ok("doctor", "--json").stdout)
+    schema = data["store"]["schema_version"]
+    assert result.stdout.splitlines()[0] == f"store: {sessmap.store_url} (schema {schema}): ok"
+    assert "config: " in result.stdout and "transcripts: ok" in result.stdout
     assert data["healthy"] is True
-    assert data["store"]["schema_version"] == 1 and data["store"]["problems"] == []
+    assert schema >= 2 and data["store"]["problems"] == []
     assert data["config"]["problem"] is None
 
 
-def test_doctor_missing_transcripts_and_fix(
-    sessmap: Sessmap, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(tmp_path / "claude"))
-    sessmap.ok("create", "gone", "--session-id", "s-gone", "--cwd", "/w")
+def test_doctor_fixes_only_transcripts_proven_gone(sessmap: Sessmap, tmp_path: Path) -> None:
+    from sessmap.transcripts.presence import this_host
+
+    home = tmp_path / "claude"
+    home.mkdir()
+    here, elsewhere = (
+        {"provider": "claude", "cwd": "/w", "turns": 1, "agent_home": str(home), "host": host}
+        for host in (this_host(), "bot-b")
+    )
+    lines = [
+        {"key": "gone", "session_id": "s-gone", **here},
+        {"key": "far", "session_id": "s-far", **elsewhere},
+    ]
+    sessmap.ok("import", "-", input="".join(json.dumps(line) + "\n" for line in lines))
     sessmap.ok("create", "unknowable", "--session-id", "s2")
     result = sessmap("doctor")
     assert result.exit_code == 1
     assert "transcripts: 1 mapping(s) point at a missing transcript" in result.stdout
-    assert "gone (agent default)" in result.stdout
+    assert f"gone (agent default): its transcript is gone from {home}" in result.stdout
+    assert "2 mapping(s) could not be checked from here (kept)" in result.stdout
     data = json.loads(sessmap("doctor", "--json").stdout)
     assert data["healthy"] is False
     assert data["missing_transcripts"] == [
-        {
-            "agent": "default",
-            "key": "gone",
-            "path": str(tmp_path / "claude" / "projects" / "-w" / "s-gone.jsonl"),
-        }
+        {"agent": "default", "key": "gone", "reason": f"its transcript is gone from {home}"}
     ]
+    assert sorted(item["key"] for item in data["unverified_transcripts"]) == ["far", "unknowable"]
     fixed = sessmap.ok("doctor", "--fix", "--json")
     assert json.loads(fixed.stdout)["fixed"][0]["key"] == "gone"
-    assert [r["key"] for r in sessmap.rows()] == ["unknowable"]
+    assert [r["key"] for r in sessmap.rows()] == ["far", "unknowable"]
     assert sessmap.ok("doctor").exit_code == 0
 
 

@@ -239,24 +239,59 @@ def test_prune_json_provider_agent_and_quiet(filled: Sessmap) -> None:
     assert quiet.stdout == "" and quiet.stderr == ""
     assert [r["key"] for r in filled.rows()] == ["slack:b"]
     none = json.loads(filled.ok("prune", "--json").stdout)
-    assert none == {"dry_run": False, "count": 0, "removed": []}
+    assert none == {"dry_run": False, "count": 0, "removed": [], "kept": []}
 
 
-def test_prune_missing_transcripts(sessmap: Sessmap, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(tmp_path / "claude"))
-    sessmap.ok("create", "kept", "--session-id", "s-kept", "--cwd", "/w")
-    sessmap.ok("create", "gone", "--session-id", "s-gone", "--cwd", "/w")
-    sessmap.ok("create", "unknown", "--session-id", "s-unknown")  # no cwd: path unknowable
+def seen_here(sessmap: Sessmap, key: str, session_id: str, home: Path, *, host: str | None = None) -> None:
+    """A mapping whose last run saw its claude transcript in ``home`` on ``host`` (this one)."""
+    from sessmap.transcripts.presence import this_host
+
+    line = {
+        "key": key,
+        "provider": "claude",
+        "session_id": session_id,
+        "cwd": "/w",
+        "turns": 1,
+        "host": host or this_host(),
+        "agent_home": str(home),
+    }
+    sessmap.ok("import", "-", input=json.dumps(line) + "\n")
+
+
+def test_prune_missing_removes_only_what_is_proven_gone(
+    sessmap: Sessmap, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "claude"
+    (home / "projects" / "-w").mkdir(parents=True)
+    (home / "projects" / "-w" / "s-kept.jsonl").write_text("{}\n")
+    # cron's own HOME: the bot's transcripts are not where cron would look
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(tmp_path / "cron-home" / ".claude"))
+    seen_here(sessmap, "kept", "s-kept", home)
+    seen_here(sessmap, "gone", "s-gone", home)
+    seen_here(sessmap, "elsewhere", "s-else", home, host="another-host")
+    seen_here(sessmap, "no-home", "s-nohome", tmp_path / "not-here")
+    sessmap.ok("create", "never-run", "--session-id", "s-never", "--cwd", "/w")
     sessmap.ok("create", "-p", "codex", "pending")
-    transcript = tmp_path / "claude" / "projects" / "-w" / "s-kept.jsonl"
-    transcript.parent.mkdir(parents=True)
-    transcript.write_text("{}\n")
     assert sessmap.ok("prune").stdout == ""  # all young
-    dry = sessmap.ok("prune", "--missing", "--dry-run").stdout
-    assert [line.split("\t")[0] for line in dry.splitlines()] == ["gone"]
-    assert len(sessmap.rows()) == 4
-    sessmap.ok("prune", "--missing")
-    assert sorted(r["key"] for r in sessmap.rows()) == ["kept", "pending", "unknown"]
+    dry = sessmap.ok("prune", "--missing", "--dry-run")
+    assert [line.split("\t")[0] for line in dry.stdout.splitlines()] == ["gone"]
+    assert "kept 3 mapping(s) whose transcript could not be checked from here" in dry.stderr
+    report = json.loads(sessmap.ok("prune", "--missing", "--dry-run", "--json").stdout)
+    reasons = {item["key"]: item["reason"] for item in report["kept"]}
+    assert sorted(reasons) == ["elsewhere", "never-run", "no-home"]
+    assert "another host (another-host)" in reasons["elsewhere"]
+    assert "no run recorded" in reasons["never-run"]
+    assert "missing here" in reasons["no-home"]
+    assert len(sessmap.rows()) == 6
+    quiet = sessmap.ok("-q", "prune", "--missing")
+    assert quiet.stdout == "" and quiet.stderr == ""
+    assert sorted(r["key"] for r in sessmap.rows()) == [
+        "elsewhere",
+        "kept",
+        "never-run",
+        "no-home",
+        "pending",
+    ]
 
 
 def test_prune_bad_duration(filled: Sessmap) -> None:

@@ -82,6 +82,10 @@ def run_claude(argv: list[str]) -> tuple[str, list[str]]:
     return session_id, history
 
 
+OPEN_FILES: list[Any] = []
+CODEX_TURN_SECONDS = 0.3
+
+
 def codex_sessions() -> Path:
     return Path(ENV.get("CODEX_HOME") or Path.home() / ".codex") / "sessions"
 
@@ -122,8 +126,11 @@ def run_codex(argv: list[str]) -> tuple[str, list[str]]:
         meta = {"type": "session_meta", "payload": {"id": session_id, "cwd": os.getcwd()}}
         lines = [json.dumps(meta)] + [json.dumps({"prompt": turn}) for turn in history]
         path.write_text("\n".join(lines) + "\n")
-    with path.open("a") as handle:
-        handle.write(json.dumps({"prompt": prompt_of(argv)}) + "\n")
+    # Like the real codex: the rollout stays open for the whole turn, which takes a while.
+    OPEN_FILES.append(path.open("a"))
+    OPEN_FILES[-1].write(json.dumps({"prompt": prompt_of(argv)}) + "\n")
+    OPEN_FILES[-1].flush()
+    time.sleep(CODEX_TURN_SECONDS)
     return session_id, history
 
 

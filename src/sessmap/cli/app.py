@@ -323,18 +323,36 @@ def list_(
 
 @app.command()
 @filter_options
-def export(ctx: typer.Context, filters: Filters) -> None:
+def export(
+    ctx: typer.Context,
+    filters: Filters,
+    transcripts: Annotated[
+        bool,
+        typer.Option("--transcripts", help="Also write the store's copies of their transcripts."),
+    ] = False,
+) -> None:
     """Write mappings as JSONL on stdout (one JSON object a line), for import.
+
+    With --transcripts the store's copies of their conversations follow the mappings, so a bot
+    moves to a new machine with its threads' memory.
 
     \b
     Example:
       sessmap export > backup.jsonl
       sessmap export | sessmap --store json:map.json import -
+      sessmap export --transcripts | ssh new-host sessmap import -
     """
     from sessmap.cli.render import write_mappings
 
     context = app_context(ctx)
-    write_mappings(context.store.query(filters.query(sort="key")), "jsonl", sys.stdout)
+    query = filters.query(sort="key")
+    if not transcripts:
+        write_mappings(context.store.query(query), "jsonl", sys.stdout)
+        return
+    from sessmap import service
+
+    for line in service.export_lines(context.store, query, transcripts=True):
+        sys.stdout.write(line + "\n")
 
 
 # --- changing mappings ---------------------------------------------------------------------
@@ -495,7 +513,12 @@ def prune(
         ),
     ] = None,
     missing: Annotated[
-        bool, typer.Option("--missing", help="Also remove mappings whose transcript is gone.")
+        bool,
+        typer.Option(
+            "--missing",
+            help="Also remove mappings whose transcript is proven gone (seen before on this host, "
+            "now missing there and from the store). Ones that cannot be checked are kept.",
+        ),
     ] = False,
     provider: ProviderFilter = None,
     agent: AgentFilter = None,
@@ -519,7 +542,7 @@ def prune(
     context = app_context(ctx)
     age = parse_optional_duration(older_than)
     config = context.config if age is None or missing else _config_or_none(context)
-    removed = service.prune(
+    pruned = service.prune(
         context.store,
         config,
         older_than=age,
@@ -528,10 +551,24 @@ def prune(
         provider=provider,
         dry_run=dry_run,
     )
+    removed = pruned.removed
     if json_output:
-        _write_json({"dry_run": dry_run, "count": len(removed), "removed": [m.to_dict() for m in removed]})
+        _write_json(
+            {
+                "dry_run": dry_run,
+                "count": len(removed),
+                "removed": [m.to_dict() for m in removed],
+                "kept": [k.to_dict() for k in pruned.kept],
+            }
+        )
     elif not context.quiet:
         write_mappings(removed, "tsv", sys.stdout)
+    if pruned.kept:
+        first = pruned.kept[0]
+        context.info(
+            f"kept {len(pruned.kept)} mapping(s) whose transcript could not be checked from here "
+            f"(first: {first.mapping.key!r}: {first.reason}); see doctor"
+        )
 
 
 @app.command("import")
@@ -542,7 +579,7 @@ def import_(
         ConflictPolicy, typer.Option("--on-conflict", help="What to do with mappings that exist already.")
     ] = "fail",
 ) -> None:
-    """Read mappings from JSONL (as export writes). All or nothing: a bad line imports nothing.
+    """Read mappings (and transcripts) from JSONL as export writes. A bad line imports nothing.
 
     \b
     Example:
@@ -561,10 +598,12 @@ def import_(
             raise InvalidInput(f"cannot read {source}: {err.strerror}") from None
         with stream:
             result = service.import_mappings(context.store, stream, on_conflict)
-    total = result.inserted + result.replaced
+    counts = result.mappings
+    total = counts.inserted + counts.replaced
+    transcripts = f"; {result.transcript_lines} transcript entries" if result.transcript_lines else ""
     context.info(
-        f"imported {total} mapping(s): {result.inserted} new, {result.replaced} replaced, "
-        f"{result.skipped} skipped"
+        f"imported {total} mapping(s): {counts.inserted} new, {counts.replaced} replaced, "
+        f"{counts.skipped} skipped{transcripts}"
     )
 
 

@@ -12,7 +12,7 @@ from typing import IO, Any
 
 from sessmap.durations import format_duration
 from sessmap.model import Mapping, format_timestamp, now
-from sessmap.service import Details, Health
+from sessmap.service import Details, Health, Transcript
 
 # The documented TSV columns, in order. Empty fields are empty strings (never "None").
 SHORT_ID_LENGTH = 8
@@ -129,17 +129,31 @@ def write_details(details: Details, out: IO[str]) -> None:
     fields["parent"] = (
         f"{parent.key} (agent {parent.agent}, session {parent.session_id or '-'})" if parent else None
     )
-    transcript = details.transcript
-    if transcript.path is None:
-        fields["transcript"] = "unknown"
-    else:
-        fields["transcript"] = f"{transcript.path} ({'exists' if transcript.exists else 'missing'})"
+    fields["history"] = (
+        ", ".join(
+            f"{entry['session_id']} ({entry['reason']} {entry['ended_at']})" for entry in fields["history"]
+        )
+        or None
+    )
+    fields["transcript"] = _transcript_line(details.transcript)
     fields["forks"] = (
         ", ".join(f"{fork.key} ({fork.state})" for fork in details.forks) if details.forks else None
     )
     width = max(len(name) for name in fields) + 1
     for name, value in fields.items():
         out.write(f"{name + ':':<{width}} {_field(value)}\n")
+
+
+def _transcript_line(transcript: Transcript) -> str:
+    where = str(transcript.path) if transcript.path else None
+    stored = ", a copy in the store" if transcript.stored else ""
+    if transcript.state == "local":
+        return f"{where} (exists{stored})"
+    if transcript.state == "archived":
+        return f"{where} (archived by the agent{stored})"
+    if transcript.state == "stored":
+        return "not on this host; the store holds a copy (restored on the next exec)"
+    return f"{transcript.state}: {transcript.reason}"
 
 
 def write_health(health: Health, out: IO[str]) -> None:
@@ -158,10 +172,14 @@ def write_health(health: Health, out: IO[str]) -> None:
             f"transcripts: {len(missing)} mapping(s) point at a missing transcript (fix: doctor --fix)\n"
         )
         for item in missing:
-            out.write(f"  {item.mapping.key} (agent {item.mapping.agent}): {item.path}\n")
+            out.write(f"  {item.mapping.key} (agent {item.mapping.agent}): {item.reason}\n")
     else:
         out.write("transcripts: ok\n")
-    for item in health.fixed:
+    if health.unverified:
         out.write(
-            f"removed {item.mapping.key} (agent {item.mapping.agent}): transcript {item.path} is gone\n"
+            f"transcripts: {len(health.unverified)} mapping(s) could not be checked from here (kept):\n"
         )
+        for item in health.unverified:
+            out.write(f"  {item.mapping.key} (agent {item.mapping.agent}): {item.reason}\n")
+    for item in health.fixed:
+        out.write(f"removed {item.mapping.key} (agent {item.mapping.agent}): {item.reason}\n")

@@ -6,8 +6,6 @@ config. Provider modules load only when their provider is asked for.
 
 from __future__ import annotations
 
-from collections.abc import Mapping as EnvMapping
-
 from sessmap.config import Config
 from sessmap.errors import InvalidInput
 from sessmap.providers.base import AgentOutput, OutputWatch, Provider, Step
@@ -29,22 +27,16 @@ def provider_names(config: Config | None = None) -> list[str]:
     return sorted({*BUILTIN_PROVIDERS, *(config.providers if config else {})})
 
 
-def get_provider(
-    name: str, config: Config | None = None, env: EnvMapping[str, str] | None = None
-) -> Provider:
-    """The provider called ``name``; a config template wins over nothing, never over built-ins.
-
-    ``env``: the environment the agent runs with (where ``CLAUDE_CONFIG_DIR``, ``CODEX_HOME`` and
-    ``HOME`` are looked up); this process's by default.
-    """
+def get_provider(name: str, config: Config | None = None) -> Provider:
+    """The provider called ``name``; a config template wins over nothing, never over built-ins."""
     if name == "claude":
         from sessmap.providers.claude import ClaudeProvider
 
-        return ClaudeProvider(env)
+        return ClaudeProvider()
     if name == "codex":
         from sessmap.providers.codex import CodexProvider
 
-        return CodexProvider(env)
+        return CodexProvider()
     if config is not None and name in config.providers:
         from sessmap.providers.template import TemplateProvider
 

@@ -7,13 +7,14 @@ sessmap must read (an id the CLI chose, or "no such session"), and reads it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from sessmap.errors import InvalidInput
-from sessmap.model import Mapping
+
+if TYPE_CHECKING:
+    from sessmap.transcripts.locate import Locator
 
 StepKind = Literal["new", "resume", "fork"]
 
@@ -75,10 +76,6 @@ class AgentOutput:
         return (self.stdout + b"\n" + self.stderr).decode("utf-8", "replace")
 
 
-SessionFinder = Callable[[], "str | None"]
-"""Called after a run: the id of the session the run created, found from the agent's files."""
-
-
 class Provider(Protocol):
     name: str
 
@@ -86,12 +83,15 @@ class Provider(Protocol):
     """True when sessmap may choose the session id (claude ``--session-id``); False when the
     CLI picks it and sessmap captures it (codex), so a new mapping starts ``pending``."""
 
-    def transcript_path(self, mapping: Mapping) -> Path | None:
-        """Where the agent keeps this mapping's transcript, or None if unknowable."""
+    @property
+    def locator(self) -> Locator | None:
+        """Where the agent keeps transcripts (None: sessmap cannot know, as for templates)."""
         ...
 
-    def session_exists(self, session_id: str, cwd: str | None) -> bool | None:
-        """Whether the agent still has this session; None when the provider cannot tell."""
+    @property
+    def opens_session_file(self) -> bool:
+        """A run that creates a session holds that session's file open (codex's rollout): the
+        only proof of which session a run created when its output says nothing sessmap reads."""
         ...
 
     def prepare_command(self, command: Sequence[str], extra_args: Sequence[str] = ()) -> list[str]:
@@ -107,9 +107,8 @@ class Provider(Protocol):
         """Output streams to read during ``step`` (to capture an id or notice a stale session)."""
         ...
 
-    def find_new_session(self, step: Step, cwd: str) -> SessionFinder | None:
-        """Called just before a run that creates a session whose id the CLI picks: a finder to
-        call after the run, or None if the provider has no files to look at."""
+    def session_file_id(self, path: str) -> str | None:
+        """The id of the session whose file ``path`` is (a file the run held open), or None."""
         ...
 
     def captured_id(self, output: AgentOutput) -> str | None:

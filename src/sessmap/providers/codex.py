@@ -2,29 +2,28 @@
 
 A new session's id is read from the ``{"type":"thread.started","thread_id":…}`` line that
 ``codex exec --json`` prints first on stdout, else from the ``session id: <id>`` line of its
-human-readable header (stderr), else from the rollout file the run created:
-``$CODEX_HOME/sessions/YYYY/MM/DD/rollout-<timestamp>-<id>.jsonl``.
+human-readable header (stderr), else from the rollout file the run's own processes hold open
+(``$CODEX_HOME/sessions/YYYY/MM/DD/rollout-<timestamp>-<id>.jsonl``): a rollout merely created
+meanwhile may be another thread's.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
-from collections.abc import Mapping as EnvMapping
 from collections.abc import Sequence
-from pathlib import Path
+from pathlib import PurePath
 
 from sessmap.errors import InvalidInput
-from sessmap.model import Mapping, validate_session_id
+from sessmap.model import validate_session_id
 from sessmap.providers.base import (
     AgentOutput,
     OutputWatch,
-    SessionFinder,
     Step,
     reject_session_flag,
     required_id,
 )
+from sessmap.transcripts.locate import CodexLocator
 
 EXEC_SUBCOMMANDS = frozenset({"exec", "e"})
 SESSION_SUBCOMMANDS = frozenset({"resume", "fork"})
@@ -57,36 +56,13 @@ FLAG_OPTIONS = frozenset(
 _VALUE_SHORTS = frozenset(option for option in VALUE_OPTIONS if len(option) == 2)
 _SESSION_LINE = re.compile(r"^\s*session id:\s*(\S+)\s*$", re.MULTILINE | re.IGNORECASE)
 _STALE = re.compile(r"no rollout found for thread id", re.IGNORECASE)
-_ROLLOUT_GLOB = "*/*/*/rollout-*.jsonl"
-
-
-def codex_home(env: EnvMapping[str, str] | None = None) -> Path:
-    env = os.environ if env is None else env
-    configured = env.get("CODEX_HOME")
-    if configured:
-        return Path(configured).expanduser()
-    home = env.get("HOME")
-    return (Path(home) if home else Path.home()) / ".codex"
 
 
 class CodexProvider:
     name = "codex"
     chooses_id = False
-
-    def __init__(self, env: EnvMapping[str, str] | None = None) -> None:
-        self._env = env
-
-    @property
-    def sessions_dir(self) -> Path:
-        return codex_home(self._env) / "sessions"
-
-    def transcript_path(self, mapping: Mapping) -> Path | None:
-        if mapping.session_id is None:
-            return None
-        return self._rollout(mapping.session_id)
-
-    def session_exists(self, session_id: str, cwd: str | None) -> bool | None:
-        return self._rollout(session_id) is not None
+    opens_session_file = True
+    locator = CodexLocator()
 
     def prepare_command(self, command: Sequence[str], extra_args: Sequence[str] = ()) -> list[str]:
         exec_at = _exec_index(command)
@@ -116,20 +92,11 @@ class CodexProvider:
             return OutputWatch(stdout=True, stderr=True)
         return OutputWatch(stderr=True)
 
-    def find_new_session(self, step: Step, cwd: str) -> SessionFinder | None:
-        before = set(self.sessions_dir.glob(_ROLLOUT_GLOB))
-
-        def newest_rollout() -> str | None:
-            created = [path for path in self.sessions_dir.glob(_ROLLOUT_GLOB) if path not in before]
-            # Another thread's run may have made one too: prefer a rollout of this directory.
-            ours = [path for path in created if _rollout_cwd(path) == cwd] or created
-            for path in sorted(ours, key=_mtime, reverse=True):
-                session_id = _rollout_id(path)
-                if session_id is not None:
-                    return session_id
+    def session_file_id(self, path: str) -> str | None:
+        name = PurePath(path).name
+        if not (name.startswith("rollout-") and name.endswith(".jsonl")):
             return None
-
-        return newest_rollout
+        return _rollout_id(name)
 
     def captured_id(self, output: AgentOutput) -> str | None:
         for line in output.stdout.splitlines():
@@ -145,10 +112,6 @@ class CodexProvider:
 
     def is_stale(self, output: AgentOutput) -> bool:
         return _STALE.search(output.text()) is not None
-
-    def _rollout(self, session_id: str) -> Path | None:
-        matches = sorted(self.sessions_dir.glob(f"*/*/*/rollout-*-{session_id}.jsonl"))
-        return matches[-1] if matches else None
 
 
 def _first_positional(command: Sequence[str], start: int) -> tuple[int | None, bool]:
@@ -224,28 +187,11 @@ def _thread_started_id(line: bytes) -> str | None:
     return None
 
 
-def _rollout_id(path: Path) -> str | None:
+def _rollout_id(name: str) -> str | None:
     """``rollout-2026-11-21T10-49-54-<id>.jsonl`` -> ``<id>`` (the timestamp has 19 characters)."""
-    stem = path.name.removeprefix("rollout-").removesuffix(".jsonl")
+    stem = name.removeprefix("rollout-").removesuffix(".jsonl")
     session_id = stem[20:]
     return session_id if _valid(session_id) else None
-
-
-def _rollout_cwd(path: Path) -> str | None:
-    try:
-        with path.open("rb") as handle:
-            first = json.loads(handle.readline(1 << 20))
-        cwd = first["payload"]["cwd"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return cwd if isinstance(cwd, str) else None
-
-
-def _mtime(path: Path) -> float:
-    try:
-        return path.stat().st_mtime
-    except OSError:
-        return 0.0
 
 
 def _valid(session_id: str) -> bool:

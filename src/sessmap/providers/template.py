@@ -12,16 +12,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from pathlib import Path
 
 from sessmap.config import ProviderTemplate
 from sessmap.errors import InvalidInput
-from sessmap.model import Mapping, validate_session_id
+from sessmap.model import validate_session_id
 from sessmap.providers.base import (
     NO_WATCH,
     AgentOutput,
     OutputWatch,
-    SessionFinder,
     Step,
     reject_session_flag,
     session_flag_in,
@@ -32,6 +30,9 @@ PARENT_ID = "{parent_id}"
 
 
 class TemplateProvider:
+    locator = None
+    opens_session_file = False
+
     def __init__(self, name: str, template: ProviderTemplate) -> None:
         self.name = name
         self.template = template
@@ -39,12 +40,6 @@ class TemplateProvider:
         self._capture = re.compile(template.capture) if template.capture else None
         self._stale = re.compile(template.stale) if template.stale else None
         self._session_flags = _session_flags(template)
-
-    def transcript_path(self, mapping: Mapping) -> Path | None:
-        return None
-
-    def session_exists(self, session_id: str, cwd: str | None) -> bool | None:
-        return None
 
     def prepare_command(self, command: Sequence[str], extra_args: Sequence[str] = ()) -> list[str]:
         prepared = [command[0], *extra_args, *command[1:]]
@@ -81,7 +76,7 @@ class TemplateProvider:
             return OutputWatch(stdout=True, stderr=True, required=True)
         return NO_WATCH
 
-    def find_new_session(self, step: Step, cwd: str) -> SessionFinder | None:
+    def session_file_id(self, path: str) -> str | None:
         return None
 
     def captured_id(self, output: AgentOutput) -> str | None:

@@ -1,0 +1,377 @@
+"""One run of ``exec``: choose the session step, keep the mapping and the transcript in step.
+
+Everything here happens under the thread's lock. What must survive sessmap dying mid-run is
+written before the agent starts (a new mapping, a chosen id) or the moment it is seen (an id
+the CLI picked, read from its output or from the session file it holds open).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from sessmap.config import AgentProfile, Config, OnStale
+from sessmap.errors import InvalidInput, NotFound, SessmapError, StaleSession, StoreError
+from sessmap.model import Mapping, now
+from sessmap.providers import AgentOutput, Provider, Step, get_provider
+from sessmap.runner import process
+from sessmap.runner.process import Launch, Outcome, SignalForwarder
+from sessmap.runner.request import ExecRequest, ExecResult, Notify
+from sessmap.runner.resolve import check_runnable, provider_name, working_directory
+from sessmap.runner.stdin import StdinReplay
+from sessmap.stores.base import Store
+from sessmap.transcripts.presence import Presence, Sighting, presence, this_host
+from sessmap.transcripts.sync import TranscriptSync, keeps_copies
+
+# An id in the output comes first (codex's thread.started): look for it live only this far.
+_LIVE_SCAN = 64 << 10
+
+
+def new_session_id() -> str:
+    # uuid loads only here: a resumed session needs no new id.
+    import uuid
+
+    return str(uuid.uuid4())
+
+
+@dataclass
+class Run:
+    """One thread's run: the mapping as read, and what was resolved around it."""
+
+    request: ExecRequest
+    store: Store
+    config: Config
+    notify: Notify
+    mapping: Mapping | None
+    provider: Provider
+    command: list[str]
+    cwd: str
+    home: Path | None
+    sync: TranscriptSync | None
+    """Restores the store's copy when it has one (an imported map has them on any store)."""
+    keep_copies: bool
+    """Append what each run adds to the store's copy (``transcripts = "store"``)."""
+    host: str = field(default_factory=this_host)
+    stale_id: str | None = None
+    attempts: list[Step] = field(default_factory=list)
+
+    @classmethod
+    def open(cls, request: ExecRequest, store: Store, config: Config, notify: Notify) -> Run:
+        if not request.command:
+            raise InvalidInput(
+                "no agent command given", hint="put it after --: sessmap exec KEY -- claude -p hi"
+            )
+        profile = config.agents.get(request.agent, AgentProfile())
+        mapping = store.get(request.agent, request.key)
+        provider = get_provider(provider_name(request, profile, mapping), config)
+        command = provider.prepare_command(request.command, profile.args)
+        cwd = working_directory(request, profile, mapping)
+        locator = provider.locator
+        home = locator.home(request.env) if locator is not None else None
+        sync = None
+        if locator is not None and home is not None:
+            sync = TranscriptSync(locator, store.transcripts, home, notify)
+        keep = keeps_copies(store, config)
+        return cls(request, store, config, notify, mapping, provider, command, cwd, home, sync, keep)
+
+    # -- choosing the step ---------------------------------------------------------------
+
+    @property
+    def on_stale(self) -> OnStale:
+        return self.request.on_stale or self.config.on_stale
+
+    def new_step(self, session_id: str | None = None) -> Step:
+        if session_id is None and self.provider.chooses_id:
+            session_id = new_session_id()
+        return Step.new(session_id)
+
+    def choose_step(self) -> Step:
+        """The step for this run; a session proven gone is dealt with here (``on_stale``)."""
+        mapping = self.mapping
+        if mapping is None or self.request.new:
+            return self.new_step()
+        if mapping.state == "pending":
+            if mapping.session_id and self.presence_of(mapping, mapping.session_id).resumable:
+                return Step.resume(mapping.session_id)
+            return self.new_step(mapping.session_id)
+        if mapping.state == "pending-fork":
+            return self.fork_step(mapping)
+        session_id = mapping.session_id
+        assert session_id is not None  # active mappings always have one (Mapping.validate)
+        found = self.presence_of(mapping, session_id)
+        if mapping.turns == 0 and self.provider.chooses_id and not found.resumable:
+            return Step.new(session_id)  # chosen by `create`, never started
+        if found.resumable is False:
+            return self.stale(session_id, found.reason or "its transcript is gone")
+        return Step.resume(session_id)  # here, restorable, or unseen: the agent will answer
+
+    def fork_step(self, mapping: Mapping) -> Step:
+        if mapping.session_id and self.presence_of(mapping, mapping.session_id).resumable:
+            return Step.resume(mapping.session_id)  # forked by a run that died before recording
+        parent = self.store.get(mapping.parent.agent, mapping.parent.key) if mapping.parent else None
+        parent_id = mapping.parent.session_id if mapping.parent else None
+        if parent_id is None and parent is not None:
+            parent_id = parent.session_id
+        if parent_id is None:
+            return self.stale(None, "the thread it was forked from has no session")
+        where = parent if parent is not None and parent.session_id == parent_id else mapping
+        found = self.presence_of(where, parent_id)
+        if found.resumable is False:
+            return self.stale(parent_id, f"the session it was forked from is gone: {found.reason}")
+        session_id = mapping.session_id
+        if session_id is None and self.provider.chooses_id:
+            session_id = new_session_id()
+        return Step.fork(parent_id, session_id)
+
+    def presence_of(self, recorded: Mapping, session_id: str) -> Presence:
+        """What can be proven of ``session_id``'s transcript, which ``recorded`` last ran."""
+        locator = self.provider.locator
+        if locator is None:
+            return Presence("unknown", reason=f"sessmap does not know where {self.provider.name} keeps it")
+        sighting = Sighting(session_id, self.cwd, recorded.host, recorded.agent_home)
+        transcripts = self.sync.transcripts if self.sync is not None else None
+        return presence(sighting, locator, transcripts, look_in=self.home)
+
+    def stale(self, session_id: str | None, why: str) -> Step:
+        """Drop a gone session and start a new one (``on_stale`` fresh), or raise (fail)."""
+        what = f"session {session_id}" if session_id else "the session"
+        message = f"{what} of thread {self.request.key!r} can no longer be resumed: {why}"
+        if self.on_stale == "fail":
+            raise StaleSession(message, hint="start over with --new, or use --on-stale fresh")
+        self.notify(f"{message}; starting a new session")
+        self.stale_id = session_id
+        return self.new_step()
+
+    def argv(self, step: Step) -> list[str]:
+        return self.provider.build_argv(self.command, step)
+
+    # -- running -------------------------------------------------------------------------
+
+    def run(self) -> ExecResult:
+        step = self.choose_step()
+        env = dict(self.request.env) if self.request.env is not None else None
+        check_runnable(self.command[0], self.cwd, env)
+        started = now()
+        replay = None
+        if step.kind != "new" and StdinReplay.wanted(self.request.stdin):
+            # The agent may read stdin before it answers "no such conversation".
+            replay = StdinReplay(0 if self.request.stdin is None else self.request.stdin)
+        with SignalForwarder(self.request.forward_signals) as forwarder:
+            outcome = self.attempt(step, env, forwarder, replay)
+            if step.kind != "new" and outcome.exit_code != 0 and self.provider.is_stale(outcome.output):
+                stale_id = step.parent_id if step.kind == "fork" else step.session_id
+                step = self.stale(stale_id, "the agent has no conversation with that id")
+                outcome = self.attempt(step, env, forwarder, replay)
+        mapping = self.record_turn(step, outcome, started)
+        return ExecResult(
+            exit_code=outcome.exit_code,
+            argv=tuple(outcome.argv),
+            cwd=self.cwd,
+            provider=self.provider.name,
+            mapping=mapping,
+            stale_session_id=self.stale_id,
+            stdout=outcome.stdout,
+            stderr=outcome.stderr,
+        )
+
+    def attempt(
+        self, step: Step, env: dict[str, str] | None, forwarder: SignalForwarder, replay: StdinReplay | None
+    ) -> Outcome:
+        self.record_start(step)
+        self.restore(step)
+        request = self.request
+        capture = _Capture(self, step) if step.creates_session and step.session_id is None else None
+        stdin = replay.attach() if replay is not None else request.stdin
+        launch = Launch(
+            self.argv(step),
+            self.cwd,
+            env,
+            stdin,
+            request.stdout,
+            request.stderr,
+            request.capture_output,
+            self.provider.watch(step),
+        )
+        try:
+            outcome = process.spawn(launch, forwarder, capture)
+        finally:
+            if replay is not None:
+                replay.detach()
+        if capture is not None:
+            outcome.new_session_id = capture.session_id(outcome.output)
+        return outcome
+
+    def restore(self, step: Step) -> None:
+        """The store's copy of the session to resume or fork, where the agent will look."""
+        session_id = step.parent_id if step.kind == "fork" else step.session_id
+        if self.sync is None or step.kind == "new" or session_id is None:
+            return
+        try:
+            self.sync.restore(session_id, self.cwd)
+        except OSError as err:
+            raise SessmapError(f"cannot restore the transcript of session {session_id}: {err}") from None
+
+    def record_start(self, step: Step) -> None:
+        """Write what must survive sessmap dying during the run: the new mapping, a chosen id,
+        the working directory, the host."""
+        request, mapping = self.request, self.mapping
+        stamp = now()
+        if mapping is None or (request.new and not self.attempts):
+            previous = mapping.retired("new", stamp) if mapping is not None else None
+            fresh = Mapping(
+                key=request.key,
+                agent=request.agent,
+                provider=self.provider.name,
+                session_id=step.session_id,
+                state="active" if step.session_id else "pending",
+                cwd=self.cwd,
+                created_at=stamp,
+                updated_at=stamp,
+                labels=previous.labels if previous else {},
+                host=self.host,
+                history=previous.history if previous else (),
+            ).validate()
+            self.store.insert(fresh, replace=mapping is not None)
+            self.mapping = fresh
+        elif not (
+            step.kind == "resume"
+            and mapping.state == "active"
+            and mapping.cwd == self.cwd
+            and mapping.host == self.host
+        ):
+            change = _started(step, self.cwd, self.host, stamp, retiring=self.stale_id is not None)
+            self.mapping = self.store.update(request.agent, request.key, change)
+        self.attempts.append(step)
+
+    def record_id(self, step: Step, session_id: str) -> None:
+        """An id the CLI picked, stored the moment it is seen (a fork stays pending-fork)."""
+
+        def change(mapping: Mapping) -> Mapping:
+            state = "active" if step.kind == "new" else mapping.state
+            return mapping.evolve(session_id=session_id, state=state, updated_at=now()).validate()
+
+        try:
+            self.mapping = self.store.update(self.request.agent, self.request.key, change)
+        except SessmapError as err:
+            self.notify(f"could not record session {session_id} yet ({err.line}); will retry after the run")
+
+    def record_turn(self, step: Step, outcome: Outcome, started: datetime) -> Mapping | None:
+        session_id = outcome.new_session_id or step.session_id
+        found = self.upload(session_id)
+        materialised = step.kind == "resume" or (
+            session_id is not None and (outcome.exit_code == 0 or outcome.new_session_id is not None or found)
+        )
+        if step.creates_session and session_id is None:
+            self.notify(
+                f"could not learn the id of the new {self.provider.name} session; "
+                f"thread {self.request.key!r} stays pending"
+            )
+        agent_home = str(self.home) if found and self.home is not None else None
+
+        def finish(mapping: Mapping) -> Mapping:
+            changes: dict[str, object] = {
+                "turns": mapping.turns + 1,
+                "last_used_at": started,
+                "last_exit": outcome.exit_code,
+                "updated_at": now(),
+                "host": self.host,
+                "agent_home": agent_home,
+            }
+            if materialised:
+                changes.update(state="active", session_id=session_id)
+            elif step.kind == "new":
+                changes.update(state="pending", session_id=None)  # never started: choose anew
+            return mapping.evolve(**changes).validate()
+
+        try:
+            return self.store.update(self.request.agent, self.request.key, finish)
+        except NotFound:
+            self.notify(f"thread {self.request.key!r} was removed during the run; the turn is not recorded")
+            return None
+
+    def upload(self, session_id: str | None) -> bool:
+        """Store the lines the run added; whether the transcript is where the agent keeps it."""
+        locator = self.provider.locator
+        if session_id is None or locator is None or self.home is None:
+            return False
+        if self.sync is None or not self.keep_copies:
+            return locator.find(self.home, session_id, self.cwd) is not None
+        try:
+            return self.sync.upload(session_id, self.cwd) is not None
+        except (StoreError, OSError) as err:
+            reason = err.line if isinstance(err, SessmapError) else str(err)
+            self.notify(
+                f"could not store the new lines of session {session_id}'s transcript ({reason}); "
+                "the next run stores them"
+            )
+            return locator.find(self.home, session_id, self.cwd) is not None
+
+
+def _started(
+    step: Step, cwd: str, host: str, stamp: datetime, *, retiring: bool
+) -> Callable[[Mapping], Mapping]:
+    def change(mapping: Mapping) -> Mapping:
+        if step.kind == "new":
+            state = "active" if step.session_id else "pending"
+            if retiring:
+                mapping = mapping.retired("stale", stamp, replacement=step.session_id)
+            return mapping.evolve(
+                session_id=step.session_id, state=state, cwd=cwd, host=host, updated_at=stamp
+            ).validate()
+        if step.kind == "fork":
+            # Stays pending-fork until the fork exists; the chosen id is kept for a retry.
+            return mapping.evolve(session_id=step.session_id, cwd=cwd, host=host, updated_at=stamp).validate()
+        return mapping.evolve(
+            cwd=cwd, state="active", session_id=step.session_id, host=host, updated_at=stamp
+        ).validate()
+
+    return change
+
+
+class _Capture:
+    """Learns the id of a session the CLI picks, from its output as it passes or from the
+    session file its processes hold open, and records it at once."""
+
+    def __init__(self, run: Run, step: Step) -> None:
+        self.run = run
+        self.step = step
+        self.found: str | None = None
+        self.open_ids: set[str] = set()
+        self.watch_files = run.provider.opens_session_file
+
+    def output(self, stdout_head: bytes, stderr_head: bytes) -> None:
+        if self.found is not None or len(stdout_head) + len(stderr_head) > _LIVE_SCAN:
+            return
+        found = self.run.provider.captured_id(AgentOutput(stdout_head, stderr_head))
+        if found is not None:
+            self.take(found)
+
+    def tick(self, pid: int) -> None:
+        if self.found is not None or not self.watch_files:
+            return
+        from sessmap.runner.proctree import open_files
+
+        others = {self.step.parent_id, self.step.session_id}
+        for path in open_files(pid):
+            session_id = self.run.provider.session_file_id(path)
+            if session_id is not None and session_id not in others:
+                self.open_ids.add(session_id)
+        if len(self.open_ids) == 1:
+            self.take(next(iter(self.open_ids)))
+
+    def take(self, session_id: str) -> None:
+        self.found = session_id
+        self.run.record_id(self.step, session_id)
+
+    def session_id(self, output: AgentOutput) -> str | None:
+        """After the run: what was seen, else what the whole output tells."""
+        if self.found is not None:
+            return self.found
+        if len(self.open_ids) > 1:
+            self.run.notify(
+                f"the run held several {self.run.provider.name} sessions open "
+                f"({', '.join(sorted(self.open_ids))}); none is recorded"
+            )
+        return self.run.provider.captured_id(output)
