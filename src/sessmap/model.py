@@ -23,6 +23,8 @@ MAX_LABEL_VALUE_LENGTH = 1024
 # Ids become file names (claude `<id>.jsonl`, codex `rollout-<timestamp>-<id>.jsonl`), which
 # most file systems cap at 255 bytes: 128 leaves room, and every agent's ids are far shorter.
 MAX_SESSION_ID_LENGTH = 128
+# sessmap 0.1.0 took ids of up to 256 characters: stored ones stay readable, never crash a read.
+MAX_STORED_SESSION_ID_LENGTH = 256
 MAX_HOST_LENGTH = 255
 # Earlier sessions kept per mapping; the oldest fall off, so a thread reset daily stays small.
 MAX_HISTORY = 50
@@ -64,18 +66,18 @@ def validate_provider(provider: str) -> str:
     return provider
 
 
-def validate_session_id(session_id: str) -> str:
+def validate_session_id(session_id: str, limit: int = MAX_SESSION_ID_LENGTH) -> str:
     """A session id as agent CLIs print them; never option-like, never with spaces."""
-    if (
-        not isinstance(session_id, str)
-        or len(session_id) > MAX_SESSION_ID_LENGTH
-        or not _SESSION_ID.fullmatch(session_id)
-    ):
+    if not isinstance(session_id, str) or len(session_id) > limit or not _SESSION_ID.fullmatch(session_id):
         raise InvalidInput(
             f"invalid session id {session_id!r}: letters, digits and . _ : - "
-            f"(not first), at most {MAX_SESSION_ID_LENGTH} characters"
+            f"(not first), at most {limit} characters"
         )
     return session_id
+
+
+def _stored_session_id(session_id: str) -> str:
+    return validate_session_id(session_id, MAX_STORED_SESSION_ID_LENGTH)
 
 
 def validate_label(name: str, value: str) -> tuple[str, str]:
@@ -188,7 +190,7 @@ class HistoryEntry:
         if reason not in HISTORY_REASONS:
             raise InvalidInput(f"invalid history reason {reason!r}: use one of {', '.join(HISTORY_REASONS)}")
         return cls(
-            session_id=validate_session_id(_string(data["session_id"], "history.session_id")),
+            session_id=_stored_session_id(_string(data["session_id"], "history.session_id")),
             ended_at=parse_timestamp(_string(data["ended_at"], "history.ended_at")),
             reason=reason,
         )
@@ -268,7 +270,7 @@ class Mapping:
             if self.state == "active":
                 raise InvalidInput(f"mapping {self.key!r} is active but has no session id")
         else:
-            validate_session_id(self.session_id)
+            _stored_session_id(self.session_id)
         if self.state == "pending-fork" and self.parent is None:
             raise InvalidInput(f"mapping {self.key!r} is pending-fork but has no parent")
         if self.cwd is not None:
@@ -288,14 +290,14 @@ class Mapping:
         if not isinstance(self.history, tuple) or len(self.history) > MAX_HISTORY:
             raise InvalidInput(f"history must hold at most {MAX_HISTORY} entries")
         for entry in self.history:
-            validate_session_id(entry.session_id)
+            _stored_session_id(entry.session_id)
             if entry.reason not in HISTORY_REASONS:
                 raise InvalidInput(f"invalid history reason {entry.reason!r}")
         if self.parent is not None:
             validate_agent(self.parent.agent)
             validate_key(self.parent.key)
             if self.parent.session_id is not None:
-                validate_session_id(self.parent.session_id)
+                _stored_session_id(self.parent.session_id)
         object.__setattr__(self, "_validated", True)
         return self
 

@@ -536,7 +536,10 @@ def parse_jsonl(lines: Iterable[bytes | str], transcripts: Spool | None = None) 
             if transcripts is not None and is_record(data):
                 transcripts.add(data)
                 continue
-            yield Mapping.from_dict(data)
+            mapping = Mapping.from_dict(data)
+            if mapping.session_id is not None:
+                validate_session_id(mapping.session_id)  # new input: the current limit, not the stored one
+            yield mapping
         except InvalidInput as err:
             raise InvalidInput(f"line {number}: {err}") from None
 

@@ -15,7 +15,8 @@ FAKEAGENT_EXIT (exit status), FAKEAGENT_SLEEP (seconds, after the session work),
 FAKEAGENT_CAT (copy stdin to stdout byte for byte), FAKEAGENT_READY (file created once signal
 handlers are set), FAKEAGENT_SIGNALS (log SIGINT/SIGTERM, then die by them; ``count``: log every
 one for half a second, then exit 128+N),
-FAKEAGENT_QUIET_ID (codex: print no id, leaving only the rollout file), FAKEAGENT_OUT and
+FAKEAGENT_QUIET_ID (codex: print no id, leaving only the rollout file), FAKEAGENT_READ_STDIN
+(read all of stdin first, and log it), FAKEAGENT_OUT and
 FAKEAGENT_ERR (text to print on stdout / stderr).
 """
 
@@ -160,6 +161,10 @@ def main() -> None:
         signal.signal(signal.SIGTERM, on_signal)
     if ENV.get("FAKEAGENT_READY"):
         Path(ENV["FAKEAGENT_READY"]).touch()
+    stdin = None
+    if ENV.get("FAKEAGENT_READ_STDIN"):  # as `claude -p` reads its prompt, before it looks for the session
+        stdin = sys.stdin.buffer.read().decode("utf-8", "replace")
+        log({"read_stdin": stdin})
     session_id, history = run_codex(argv) if name == "codex" else run_claude(argv)
     log(
         {
@@ -168,6 +173,7 @@ def main() -> None:
             "tty": [os.isatty(fd) for fd in (0, 1, 2)],
             "session_id": session_id,
             "history": history,
+            "stdin": stdin,
             "pid": os.getpid(),
             "at": time.time(),
         }

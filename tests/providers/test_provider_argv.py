@@ -8,11 +8,12 @@ import pytest
 
 from sessmap.config import ProviderTemplate, parse_config
 from sessmap.errors import InvalidInput
-from sessmap.model import Mapping, now
 from sessmap.providers import AgentOutput, Step, get_provider, provider_names
-from sessmap.providers.claude import ClaudeProvider, project_folder_name
+from sessmap.providers.claude import ClaudeProvider
 from sessmap.providers.codex import CodexProvider
 from sessmap.providers.template import TemplateProvider
+from sessmap.stores.base import TranscriptKey
+from sessmap.transcripts.locate import CODEX_PROJECT, ClaudeLocator, CodexLocator
 
 ID = "11111111-1111-4111-8111-111111111111"
 PARENT = "22222222-2222-4222-8222-222222222222"
@@ -102,38 +103,15 @@ def test_claude_watches_stderr_only_when_resuming() -> None:
     assert (watch.stdout, watch.stderr, watch.required) == (False, True, False)
 
 
-def test_claude_transcript_in_the_project_folder(tmp_path: Path) -> None:
-    env = {"CLAUDE_CONFIG_DIR": str(tmp_path)}
-    provider = ClaudeProvider(env)
-    assert project_folder_name("/tmp/work.1") == "-tmp-work-1"
-    mapping = Mapping(
-        key="k", provider="claude", created_at=now(), updated_at=now(), session_id=ID, cwd="/w/a"
-    )
-    expected = tmp_path / "projects" / "-w-a" / f"{ID}.jsonl"
-    assert provider.transcript_path(mapping) == expected
-    assert provider.session_exists(ID, "/w/a") is False
-    expected.parent.mkdir(parents=True)
-    expected.write_text("{}\n")
-    assert provider.session_exists(ID, "/w/a") is True
+# Where claude keeps transcripts (project folders, long cwds, CLAUDE_CONFIG_DIR / HOME) is
+# tested with its locator in tests/transcripts/test_locate.py.
 
 
-def test_claude_finds_a_transcript_in_a_shortened_project_folder(tmp_path: Path) -> None:
-    provider = ClaudeProvider({"CLAUDE_CONFIG_DIR": str(tmp_path)})
-    long_cwd = "/" + "x" * 300
-    shortened = tmp_path / "projects" / ("-" + "x" * 199 + "-1a2b3c")
-    shortened.mkdir(parents=True)
-    (shortened / f"{ID}.jsonl").write_text("{}\n")
-    assert provider.session_exists(ID, long_cwd) is True
-    mapping = Mapping(
-        key="k", provider="claude", created_at=now(), updated_at=now(), session_id=ID, cwd=long_cwd
-    )
-    assert provider.transcript_path(mapping) == shortened / f"{ID}.jsonl"
-
-
-def test_claude_config_dir_defaults_to_home(tmp_path: Path) -> None:
-    provider = ClaudeProvider({"HOME": str(tmp_path)})
-    mapping = Mapping(key="k", provider="claude", created_at=now(), updated_at=now(), session_id=ID, cwd="/a")
-    assert provider.transcript_path(mapping) == tmp_path / ".claude" / "projects" / "-a" / f"{ID}.jsonl"
+def test_claude_locates_transcripts_with_the_claude_locator_and_names_no_files() -> None:
+    provider = ClaudeProvider()
+    assert isinstance(provider.locator, ClaudeLocator)
+    assert provider.opens_session_file is False  # the id is chosen, never read from a file
+    assert provider.session_file_id(f"/h/projects/-w/{ID}.jsonl") is None
 
 
 # -- codex ---------------------------------------------------------------------------------
@@ -285,32 +263,60 @@ def test_codex_captures_nothing_from_unrelated_output() -> None:
     assert CodexProvider().captured_id(AgentOutput(stdout=b"hello\n", stderr=b"session id: --evil\n")) is None
 
 
-def write_rollout(home: Path, session_id: str, cwd: str, stamp: str = "2026-11-21T10-49-54") -> Path:
-    folder = home / "sessions" / "2026" / "11" / "21"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"rollout-{stamp}-{session_id}.jsonl"
-    path.write_text(f'{{"type":"session_meta","payload":{{"id":"{session_id}","cwd":"{cwd}"}}}}\n')
-    return path
+# Where codex keeps rollouts (dated, flat, archived; the canonical name) is tested with its
+# locator in tests/transcripts/test_locate.py; which open file is a new session's, here.
 
 
-def test_codex_finds_the_new_session_from_the_rollout_file_the_run_created(tmp_path: Path) -> None:
-    provider = CodexProvider({"CODEX_HOME": str(tmp_path)})
-    write_rollout(tmp_path, PARENT, "/w")  # an older session: not this run's
-    finder = provider.find_new_session(Step.new(), "/w")
-    assert finder is not None
-    assert finder() is None
-    write_rollout(tmp_path, "33333333-3333-4333-8333-333333333333", "/elsewhere")  # another thread's run
-    write_rollout(tmp_path, ID, "/w")
-    assert finder() == ID
+def test_codex_locates_rollouts_with_the_codex_locator_and_holds_them_open() -> None:
+    provider = CodexProvider()
+    assert isinstance(provider.locator, CodexLocator)
+    assert provider.opens_session_file is True
 
 
-def test_codex_transcript_is_the_rollout_file(tmp_path: Path) -> None:
-    provider = CodexProvider({"CODEX_HOME": str(tmp_path)})
-    assert provider.session_exists(ID, None) is False
-    path = write_rollout(tmp_path, ID, "/w")
-    assert provider.session_exists(ID, "/anywhere") is True
-    mapping = Mapping(key="k", provider="codex", created_at=now(), updated_at=now(), session_id=ID)
-    assert provider.transcript_path(mapping) == path
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/home/u/.codex/sessions/2026/11/21/rollout-2026-11-21T10-49-54-{ID}.jsonl",
+        f"/home/u/.codex/sessions/rollout-2026-11-21T10-49-54-{ID}.jsonl",
+        f"/home/u/.codex/archived_sessions/rollout-2026-11-21T10-49-54-{ID}.jsonl",
+        f"rollout-2026-11-21T10-49-54-{ID}.jsonl",
+    ],
+)
+def test_codex_session_file_id_reads_the_id_from_a_rollout_name(path: str) -> None:
+    assert CodexProvider().session_file_id(path) == ID
+
+
+def test_codex_session_file_id_of_a_non_uuid_id() -> None:
+    assert (
+        CodexProvider().session_file_id("/s/rollout-2026-11-21T10-49-54-thread_01.abc.jsonl")
+        == "thread_01.abc"
+    )
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/h/sessions/2026/11/21/{ID}.jsonl",  # not a rollout
+        f"/h/sessions/2026/11/21/rollout-2026-11-21T10-49-54-{ID}.json",
+        f"/h/sessions/2026/11/21/rollout-2026-11-21T10-49-54-{ID}.jsonl.diverged-2026-11-21T10:00:00Z",
+        f"/h/rollout-2026-11-21T10-49-54-{ID}.jsonl/state.db",  # a file inside such a folder
+        "/h/sessions/rollout-2026-11-21T10-49-54.jsonl",  # no id
+        "/h/sessions/rollout-.jsonl",
+        "/h/sessions/rollout-2026-11-21T10-49-54---evil.jsonl",  # option-like
+        "/h/sessions/rollout-2026-11-21T10-49-54-a b.jsonl",  # a space
+        f"/h/sessions/rollout-2026-11-21T10-49-54-{'a' * 300}.jsonl",  # too long for an id
+        "/h/state_5.sqlite",
+        "/dev/null",
+    ],
+)
+def test_codex_session_file_id_of_other_files_is_none(path: str) -> None:
+    assert CodexProvider().session_file_id(path) is None
+
+
+def test_codex_session_file_id_of_a_restored_rollout(tmp_path: Path) -> None:
+    meta = b'{"type":"session_meta","payload":{"id":"x","timestamp":"2025-10-05T14:03:09.511Z"}}'
+    path = CodexLocator().restore_path(tmp_path, TranscriptKey(CODEX_PROJECT, ID), meta)
+    assert CodexProvider().session_file_id(str(path)) == ID
 
 
 def test_codex_reads_stale_from_its_error() -> None:
@@ -423,13 +429,9 @@ def test_template_refuses_its_own_session_flags() -> None:
 
 def test_template_direct_construction() -> None:
     provider = TemplateProvider("x", ProviderTemplate(resume=("-s", "{session_id}")))
-    assert (
-        provider.transcript_path(
-            Mapping(key="k", provider="x", created_at=now(), updated_at=now(), session_id=ID)
-        )
-        is None
-    )
-    assert provider.session_exists(ID, None) is None
+    assert provider.locator is None  # sessmap cannot know where such an agent keeps transcripts
+    assert provider.opens_session_file is False
+    assert provider.session_file_id(f"/h/sessions/rollout-2026-11-21T10-49-54-{ID}.jsonl") is None
     assert provider.build_argv(["x", "go"], Step.resume(ID)) == ["x", "-s", ID, "go"]
 
 

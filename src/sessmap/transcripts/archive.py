@@ -110,4 +110,18 @@ def _parse(data: dict[str, Any]) -> tuple[TranscriptKey, list[str]]:
         raise InvalidInput("a transcript record's project_key and session_id must not be empty")
     if not isinstance(lines, list) or not all(isinstance(line, str) and "\n" not in line for line in lines):
         raise InvalidInput("a transcript record's lines must be strings without newlines")
+    # Checked here, not when the spool is applied: by then the mappings are in.
+    if not all(_encodable(text) for text in (project_key, session_id, subpath, *lines)):
+        raise InvalidInput("a transcript record holds text that is not valid Unicode (a lone surrogate)")
     return TranscriptKey(project_key, session_id, subpath), lines
+
+
+def _encodable(text: str) -> bool:
+    """Whether ``text`` has a UTF-8 form (a lone surrogate from a JSON ``\\udXXX`` has none)."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

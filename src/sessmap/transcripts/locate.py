@@ -59,6 +59,11 @@ class Locator(Protocol):
         """``(subpath, path)`` of the session's side files beside its main transcript."""
         ...
 
+    def searched(self, home: Path, cwd: str | None) -> tuple[Path, ...]:
+        """The folders ``find`` looks in: a miss proves nothing unless each one that exists
+        could be read."""
+        ...
+
 
 def _home(env: EnvMapping[str, str] | None, variable: str, default: str) -> Path:
     env = os.environ if env is None else env
@@ -119,6 +124,10 @@ class ClaudeLocator:
         for path in _glob(folder, "**/*.jsonl"):
             yield path.relative_to(folder).with_suffix("").as_posix(), path
 
+    def searched(self, home: Path, cwd: str | None) -> tuple[Path, ...]:
+        projects = home / "projects"
+        return (projects, projects / self.project_key(cwd)) if cwd else (projects,)
+
 
 class CodexLocator:
     def home(self, env: EnvMapping[str, str] | None) -> Path:
@@ -146,6 +155,9 @@ class CodexLocator:
     def side_files(self, main: Path) -> Iterator[tuple[str, Path]]:
         return iter(())
 
+    def searched(self, home: Path, cwd: str | None) -> tuple[Path, ...]:
+        return (home / "sessions", home / "archived_sessions")
+
 
 def _rollout_start(first_line: bytes | None) -> datetime | None:
     """When the session began, from its ``session_meta`` line (the rollout's name carries it)."""
@@ -155,7 +167,7 @@ def _rollout_start(first_line: bytes | None) -> datetime | None:
         meta = json.loads(first_line)
         stamp = meta.get("payload", {}).get("timestamp") or meta.get("timestamp")
         return datetime.fromisoformat(stamp).astimezone(UTC)
-    except (ValueError, TypeError, AttributeError):
+    except (ValueError, TypeError, AttributeError, OverflowError):  # Overflow: past year 1 or 9999 in UTC
         return None
 
 

@@ -73,14 +73,14 @@ def presence(
             return Presence("archived" if found.archived else "local", found.path)
     if transcripts is not None and transcripts.projects_of(sighting.session_id):
         return Presence("stored")
-    return _absent(sighting, here)
+    return _absent(sighting, here, locator)
 
 
 def _find(locator: Locator, home: Path, sighting: Sighting) -> Found | None:
     return locator.find(home, sighting.session_id, sighting.cwd)
 
 
-def _absent(sighting: Sighting, here: str) -> Presence:
+def _absent(sighting: Sighting, here: str, locator: Locator) -> Presence:
     if sighting.host is None or sighting.agent_home is None:
         return Presence("unknown", reason="it may live in another agent home: no run recorded one")
     if sighting.host != here:
@@ -88,6 +88,7 @@ def _absent(sighting: Sighting, here: str) -> Presence:
     home = Path(sighting.agent_home)
     if not is_dir(home):
         return Presence("unknown", reason=f"its agent home {home} is missing here")
-    if not os.access(home, os.R_OK | os.X_OK):
-        return Presence("unknown", reason=f"its agent home {home} is not readable here")
+    for folder in (home, *locator.searched(home, sighting.cwd)):
+        if is_dir(folder) and not os.access(folder, os.R_OK | os.X_OK):
+            return Presence("unknown", reason=f"{folder} is not readable here")
     return Presence("gone", reason=f"its transcript is gone from {home}")

@@ -89,7 +89,7 @@ class TranscriptSync:
         lines = self.transcripts.read(key)
         if _extend_if_prefix(path, lines):
             return path
-        kept = path.with_name(f"{path.name}.diverged-{format_timestamp(now())}")
+        kept = _aside(path)
         path.replace(kept)
         self.notify(
             f"the local transcript {path} differs from the store's copy; "
@@ -97,10 +97,18 @@ class TranscriptSync:
         )
         return self._write_fresh(key)
 
-    def _write_fresh(self, key: TranscriptKey) -> Path:
+    def _write_fresh(self, key: TranscriptKey) -> Path | None:
         lines = self.transcripts.read(key)
         first = next(lines, None)
         path = self.locator.restore_path(self.home, key, first)
+        if not _inside(self.home, path):
+            # Key parts come from SDK callers and imported files too: "../" or "/" in one
+            # would put a file anywhere this user can write.
+            self.notify(
+                f"the store's copy of a transcript of session {key.session_id} names a file outside "
+                f"{self.home} ({path}); it was not restored"
+            )
+            return None
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
         try:
@@ -127,6 +135,26 @@ class TranscriptSync:
                 return
             offset = info.size
         self.transcripts.append(key, complete_lines(path, offset))
+
+
+def _inside(home: Path, path: Path) -> bool:
+    """``path`` is below ``home`` as written: not absolute elsewhere, no ``..`` on the way."""
+    try:
+        parts = path.relative_to(home).parts
+    except ValueError:
+        return False
+    return bool(parts) and ".." not in parts
+
+
+def _aside(path: Path) -> Path:
+    """A free name beside ``path`` to keep it under: ``<name>.diverged-<stamp>[-<n>]`` (a second
+    divergence within the same second must not replace the file kept by the first)."""
+    name = f"{path.name}.diverged-{format_timestamp(now())}"
+    kept, number = path.with_name(name), 1
+    while os.path.lexists(kept):
+        number += 1
+        kept = path.with_name(f"{name}-{number}")
+    return kept
 
 
 def _grew_from(path: Path, info: TranscriptInfo) -> bool:
