@@ -96,7 +96,7 @@ AWKWARD_KEYS = (
 any_key = st.text(st.characters(exclude_categories=("Cc", "Cs")), min_size=1, max_size=24)
 AGENTS = ("default", "reviewer", "x.Y-9_")
 session_ids = st.sampled_from(
-    ("0199a2b1-7c3e-7d10-9f00-5a3b2c1d0e4f", "thread:abc_1.2", "A" * 256)
+    ("0199a2b1-7c3e-7d10-9f00-5a3b2c1d0e4f", "thread:abc_1.2", "A" * 128)
 ) | st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,30}", fullmatch=True)
 # --cwd as typed → as stored (made absolute, normalised; none of these folders exists).
 CWDS = {
@@ -164,7 +164,20 @@ def record(
         "last_exit": last_exit,
         "parent": parent,
         "labels": dict(labels or {}),
+        "host": None,
+        "agent_home": None,
+        "history": [],
     }
+
+
+def retired(current: Record, reason: str, at: datetime, replacement: str | None) -> list[dict[str, str]]:
+    """``current``'s history once its session gives way to ``replacement`` (SPEC §1: newest
+    first, at most 50, the same id never twice)."""
+    old = current["session_id"]
+    if old is None or old == replacement:
+        return list(current["history"])
+    entry = {"session_id": old, "ended_at": stamp(at), "reason": reason}
+    return [entry, *(e for e in current["history"] if e["session_id"] != old)][:50]
 
 
 def expected_order(records: list[Record], sort: str, reverse: bool) -> list[Record]:
@@ -332,7 +345,8 @@ class StoreMachine(RuleBasedStateMachine):
         new_labels.update(labels)
         expected["labels"] = new_labels
         if session_id is not None:
-            expected.update(session_id=session_id, state="active")  # a fork keeps its parent
+            history = retired(current, "set", self.clock, session_id)
+            expected.update(session_id=session_id, state="active", history=history)  # a fork keeps its parent
         if provider is not None:
             expected["provider"] = provider
         if cwd is not None:
@@ -446,7 +460,7 @@ class StoreMachine(RuleBasedStateMachine):
             ),
             key=lambda r: (r["key"], r["agent"]),
         )
-        assert [m.to_dict() for m in pruned] == doomed
+        assert [m.to_dict() for m in pruned.removed] == doomed
         if not dry_run:
             for r in doomed:
                 del self.model[r["agent"], r["key"]]
@@ -497,7 +511,11 @@ class StoreMachine(RuleBasedStateMachine):
             "state": "active" if session_id else "pending",
             "turns": 0,
             "labels": {},
-            **{name: None for name in ("session_id", "cwd", "last_used_at", "last_exit", "parent")},
+            "history": [],
+            **{
+                name: None
+                for name in ("session_id", "cwd", "last_used_at", "last_exit", "parent", "host", "agent_home")
+            },
         }
         for name, default in defaults.items():
             if line[name] == default and data.draw(st.booleans(), f"leave out {name}"):
@@ -522,6 +540,13 @@ class StoreMachine(RuleBasedStateMachine):
                 inserted += 1
             elif on_conflict == "replace":
                 replaced += 1
+                # The session it replaces goes to history; the stored one, not an earlier line's.
+                if position in self.model:
+                    kept = retired(self.model[position], "import", self.clock, r["session_id"])
+                    known = {e["session_id"] for e in r["history"]}
+                    r = dict(
+                        r, history=[*r["history"], *(e for e in kept if e["session_id"] not in known)][:50]
+                    )
             elif on_conflict == "skip":
                 skipped += 1
                 continue
@@ -549,7 +574,7 @@ class StoreMachine(RuleBasedStateMachine):
         with raises_exactly(error):
             result = service.import_mappings(self.store, lines, on_conflict)
         if error is None:
-            assert result == counts
+            assert result.mappings == counts
             self.model = staged
 
     @rule(
@@ -580,7 +605,7 @@ class StoreMachine(RuleBasedStateMachine):
             result = service.import_mappings(self.store, lines, on_conflict)
         if error is None:
             replaced, skipped = (n, 0) if on_conflict == "replace" else (0, n)
-            assert result == ImportResult(inserted=0, replaced=replaced, skipped=skipped)
+            assert result.mappings == ImportResult(inserted=0, replaced=replaced, skipped=skipped)
 
     # --- reading rules ---------------------------------------------------------------------
 

@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
+import itertools
+import json
 import os
 import sqlite3
 import stat
+import time
+import tracemalloc
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from tests.support import sha256
 
 from sessmap.errors import InvalidInput, StoreError
-from sessmap.model import Mapping
+from sessmap.model import HistoryEntry, Mapping
 from sessmap.stores import Query, open_store
 from sessmap.stores import sqlite as sqlite_store
+from sessmap.stores.base import TAIL_BYTES, TranscriptInfo, TranscriptKey, next_tail
 from sessmap.stores.sqlite import SCHEMA_VERSION, SQLiteStore, prefix_upper_bound
+from sessmap.stores.sqlite_transcripts import tail_after
 
 FIXTURES = Path(__file__).parent / "fixtures"
 MakeMapping = Callable[..., Mapping]
@@ -340,43 +348,91 @@ def test_fixture_matches_the_current_schema(db_path: Path, tmp_path: Path) -> No
     assert schema(db_path) == schema(tmp_path / "new.db")
 
 
+NEXT = SCHEMA_VERSION + 1  # the version a pretend future migration gets
+
+
+def test_a_version_1_store_migrates_with_the_new_fields_empty(db_path: Path) -> None:
+    load_fixture("sqlite-v1.sql", db_path)
+    with SQLiteStore(db_path) as store:
+        rows = list(store.query(Query(sort="key")))
+        assert len(rows) == 4
+        assert all((m.host, m.agent_home, m.history) == (None, None, ()) for m in rows)
+        assert list(store.transcripts.stored()) == []
+        assert store.check() == []
+        # The migrated table takes the new fields like a new one.
+        store.update("default", rows[0].key, lambda m: m.evolve(host="h", agent_home="/home/h/.claude"))
+        assert store.get("default", rows[0].key) == rows[0].evolve(host="h", agent_home="/home/h/.claude")
+
+
+def test_the_version_3_fixture_holds_its_fields_and_transcripts(db_path: Path) -> None:
+    load_fixture("sqlite-v3.sql", db_path)
+    with SQLiteStore(db_path) as store:
+        slack = store.get("default", "slack:C024BE91L:1700000000.000100")
+        codex = store.get("reviewer", "telegram:-1001234567890:42")
+        transcripts = store.transcripts
+        main = TranscriptKey("-home-bot-app", "5f3b2c9e-8a4d-4c1e-9b7a-2d6e8f0a1b3c")
+        lines = list(transcripts.read(main))
+        info = transcripts.info(main)
+        subpaths = transcripts.subpaths(main.project_key, main.session_id)
+        summaries = transcripts.summaries(main.project_key)
+        stored = sorted(transcripts.stored())
+    assert slack is not None and codex is not None
+    assert (slack.host, slack.agent_home) == ("bot-1.example", "/home/bot/.claude")
+    assert slack.history == (
+        HistoryEntry("1a2b3c4d-0000-4000-8000-000000000001", datetime(2026, 9, 30, 18, tzinfo=UTC), "new"),
+    )
+    assert (codex.host, codex.agent_home, codex.history) == ("bot-2", "/home/bot/.codex", ())
+    assert [json.loads(line)["uuid"] for line in lines] == ["u1", "a1"]
+    assert json.loads(lines[0])["message"]["content"] == "hi żółw"
+    content = b"".join(line + b"\n" for line in lines)
+    assert info == TranscriptInfo(main, 2, len(content), content, 1764579600001)
+    assert subpaths == ["subagents/agent-a1"]
+    assert [json.loads(text)["summary"] for text in summaries] == ["greeting"]
+    assert stored == [("-home-bot-app", main.session_id), ("codex", "0199a213-81c0-7800-8aa1-bbab2a035a53")]
+
+
 @pytest.fixture
-def second_migration(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Pretend the code knows a schema 2 that adds a column; records each run."""
+def next_migration(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Pretend the code knows one more schema, which adds a column; records each run."""
     runs: list[str] = []
 
-    def m002_add_note(db: sqlite3.Connection) -> None:
-        runs.append("m002")
+    def m_next_add_note(db: sqlite3.Connection) -> None:
+        runs.append("next")
         db.execute("ALTER TABLE mappings ADD COLUMN note TEXT")
 
-    monkeypatch.setattr(sqlite_store, "MIGRATIONS", (*sqlite_store.MIGRATIONS, m002_add_note))
-    monkeypatch.setattr(sqlite_store, "SCHEMA_VERSION", 2)
+    monkeypatch.setattr(sqlite_store, "MIGRATIONS", (*sqlite_store.MIGRATIONS, m_next_add_note))
+    monkeypatch.setattr(sqlite_store, "SCHEMA_VERSION", NEXT)
     return runs
 
 
-def test_outstanding_migrations_run_once_on_open(db_path: Path, second_migration: list[str]) -> None:
+def test_outstanding_migrations_run_once_on_open(db_path: Path, next_migration: list[str]) -> None:
     load_fixture("sqlite-v1.sql", db_path)
     with SQLiteStore(db_path) as store:
-        assert store.schema_version == 2
+        assert store.schema_version == NEXT
         assert len(list(store.query(Query()))) == 4
     SQLiteStore(db_path).close()
-    assert second_migration == ["m002"]
+    assert next_migration == ["next"]
     db = sqlite3.connect(db_path)
     recorded = db.execute("SELECT version, name FROM sessmap_migrations ORDER BY version").fetchall()
     db.close()
-    assert recorded == [(1, "m001_create_mappings"), (2, "m002_add_note")]
+    assert recorded == [
+        (1, "m001_create_mappings"),
+        (2, "m002_add_host_agent_home_history"),
+        (3, "m003_create_transcripts"),
+        (NEXT, "m_next_add_note"),
+    ]
 
 
 def test_a_failing_migration_leaves_the_store_as_it_was(
     db_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def m002_broken(db: sqlite3.Connection) -> None:
+    def m_next_broken(db: sqlite3.Connection) -> None:
         db.execute("ALTER TABLE mappings ADD COLUMN half_done TEXT")
         db.execute("THIS IS NOT SQL")
 
-    load_fixture("sqlite-v1.sql", db_path)
-    monkeypatch.setattr(sqlite_store, "MIGRATIONS", (*sqlite_store.MIGRATIONS, m002_broken))
-    monkeypatch.setattr(sqlite_store, "SCHEMA_VERSION", 2)
+    load_fixture(f"sqlite-v{SCHEMA_VERSION}.sql", db_path)
+    monkeypatch.setattr(sqlite_store, "MIGRATIONS", (*sqlite_store.MIGRATIONS, m_next_broken))
+    monkeypatch.setattr(sqlite_store, "SCHEMA_VERSION", NEXT)
     with pytest.raises(StoreError):
         SQLiteStore(db_path)
     db = sqlite3.connect(db_path)
@@ -384,7 +440,7 @@ def test_a_failing_migration_leaves_the_store_as_it_was(
     versions = [row[0] for row in db.execute("SELECT version FROM sessmap_migrations")]
     db.close()
     assert "half_done" not in columns  # the migration and its record are one transaction
-    assert versions == [1]
+    assert versions == list(range(1, SCHEMA_VERSION + 1))
 
 
 # --- check ------------------------------------------------------------------------------------
@@ -410,3 +466,169 @@ def test_invalid_input_never_reaches_the_file(db_path: Path, make_mapping: MakeM
         with pytest.raises(InvalidInput):
             store.update("default", "k", lambda m: m.evolve(labels={"a=b": "c"}))
         assert store.check() == []
+
+
+# --- transcripts ------------------------------------------------------------------------------
+
+MAIN = TranscriptKey("-home-bot-app", "0d3c4b2a-1111-4222-8333-444455556666")
+SIDE = TranscriptKey(MAIN.project_key, MAIN.session_id, "subagents/agent-a1")
+
+
+def line(n: int, text: str = "") -> bytes:
+    return json.dumps({"type": "user", "n": n, "text": text}).encode()
+
+
+def plans(store: SQLiteStore, statements: list[str]) -> list[str]:
+    """The query plan of every SELECT and DELETE the store ran."""
+    store._db.set_trace_callback(None)
+    found = []
+    for statement in statements:
+        if statement.lstrip().upper().startswith(("SELECT", "DELETE")):
+            rows = store._db.execute(f"EXPLAIN QUERY PLAN {statement}")
+            found.append("\n".join(row[3] for row in rows))
+    return found
+
+
+TRANSCRIPT_CALLS: list[tuple[str, Callable[[SQLiteStore], object]]] = [
+    ("append", lambda s: s.transcripts.append(MAIN, [line(9)])),
+    ("info", lambda s: s.transcripts.info(SIDE)),
+    ("read", lambda s: list(s.transcripts.read(MAIN, 100))),
+    ("sessions", lambda s: s.transcripts.sessions(MAIN.project_key)),
+    ("subpaths", lambda s: s.transcripts.subpaths(MAIN.project_key, MAIN.session_id)),
+    ("summaries", lambda s: s.transcripts.summaries(MAIN.project_key)),
+    ("projects-of", lambda s: s.transcripts.projects_of(MAIN.session_id)),
+    ("delete-side", lambda s: s.transcripts.delete(SIDE)),
+    ("delete", lambda s: s.transcripts.delete(MAIN)),
+]
+
+
+@pytest.mark.parametrize("call", [pytest.param(c, id=n) for n, c in TRANSCRIPT_CALLS])
+def test_transcript_lookups_use_an_index(db_path: Path, call: Callable[[SQLiteStore], object]) -> None:
+    with SQLiteStore(db_path) as store:
+        for n in range(40):
+            key = TranscriptKey(f"-p{n % 4}", f"s{n}")
+            store.transcripts.append(key, [line(i) for i in range(20)])
+            store.transcripts.append(TranscriptKey(key.project_key, key.session_id, "side"), [line(0)])
+            store.transcripts.set_summary(key.project_key, key.session_id, "{}")
+        store.transcripts.append(MAIN, [line(i) for i in range(200)])
+        store.transcripts.append(SIDE, [line(0)])
+        statements: list[str] = []
+        store._db.set_trace_callback(statements.append)
+        call(store)
+        found = plans(store, statements)
+    assert found
+    for text in found:
+        assert "SCAN transcript" not in text, text  # a search by key, never a scan
+
+
+def test_mtime_strictly_increases_per_key(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with SQLiteStore(db_path) as store:
+        monkeypatch.setattr(time, "time", lambda: 1_800_000_000.0)  # a clock that stands still
+        stamps = [store.transcripts.append(MAIN, [line(n)]) for n in range(3)]
+        monkeypatch.setattr(time, "time", lambda: 1_700_000_000.0)  # and one that steps back
+        stamps.append(store.transcripts.append(MAIN, [line(3)]))
+    assert [info.mtime_ms for info in stamps if info] == [1_800_000_000_000 + n for n in range(4)]
+
+
+def test_an_append_is_all_or_nothing(db_path: Path) -> None:
+    def failing() -> Iterator[bytes]:
+        yield from (line(n) for n in range(1200))  # more than one executemany batch
+        raise OSError("the agent's file went away")
+
+    with SQLiteStore(db_path) as store:
+        before = store.transcripts.append(MAIN, [line(0)])
+        with pytest.raises(OSError, match="went away"):
+            store.transcripts.append(MAIN, failing())
+        with pytest.raises(InvalidInput, match="newline"):
+            store.transcripts.append(MAIN, [line(1), b'{"a":\n1}'])
+        assert store.transcripts.info(MAIN) == before
+        assert list(store.transcripts.read(MAIN)) == [line(0)]
+        assert store.check() == []
+
+
+def test_a_key_sqlite_cannot_hold_is_invalid_input(db_path: Path) -> None:
+    with SQLiteStore(db_path) as store:
+        with pytest.raises(InvalidInput, match="not valid Unicode"):
+            store.transcripts.append(TranscriptKey("-home-\udcff", "s"), [line(0)])
+        assert list(store.transcripts.stored()) == []
+
+
+def test_appends_and_reads_of_10_mb_stream(db_path: Path) -> None:
+    count, text = 5000, "z" * 2000  # about 10 MB
+    with SQLiteStore(db_path) as store:
+        tracemalloc.start()
+        try:
+            info = store.transcripts.append(MAIN, (line(n, text) for n in range(count)))
+            _, append_peak = tracemalloc.get_traced_memory()
+            tracemalloc.reset_peak()
+            total = sum(len(entry) for entry in store.transcripts.read(MAIN))
+            _, read_peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert info is not None and info.lines == count and info.size == total + count > 10_000_000
+    assert append_peak < 3_000_000 and read_peak < 1_000_000  # a batch or a page, never the whole
+
+
+def test_writes_while_reading_on_the_same_handle(db_path: Path) -> None:
+    """Copying a transcript within one store, while another process appends elsewhere."""
+    copy = TranscriptKey(MAIN.project_key, "copy")
+    with SQLiteStore(db_path) as store, SQLiteStore(db_path) as other:
+        store.transcripts.append(MAIN, [line(n) for n in range(1000)])
+        lines = store.transcripts.read(MAIN)
+        first = next(lines)
+        other.transcripts.append(SIDE, [line(0)])  # commits while the read is under way
+        info = store.transcripts.append(copy, itertools.chain([first], lines))
+        assert info is not None and info.lines == 1000
+        assert list(store.transcripts.read(copy)) == list(store.transcripts.read(MAIN))
+        for project_key, session_id in store.transcripts.stored():  # cleanup while listing
+            store.transcripts.delete(TranscriptKey(project_key, session_id))
+        assert list(store.transcripts.stored()) == []
+
+
+def test_stored_pages_through_many_sessions(db_path: Path) -> None:
+    with SQLiteStore(db_path) as store:
+        expected = []
+        for n in range(300):
+            key = TranscriptKey(f"-p{n % 3}", f"s{n:03}")
+            expected.append((key.project_key, key.session_id))
+            if n % 2:
+                store.transcripts.append(key, [line(n)])
+            else:
+                store.transcripts.set_summary(key.project_key, key.session_id, "{}")  # a summary alone
+        assert list(store.transcripts.stored()) == sorted(expected)
+
+
+def test_tail_stays_bounded_by_tail_bytes(db_path: Path) -> None:
+    with SQLiteStore(db_path) as store:
+        info = store.transcripts.append(MAIN, [line(0, "q" * 10_000)])
+    assert info is not None and len(info.tail) == TAIL_BYTES
+
+
+def test_check_reports_transcripts_that_lost_lines(db_path: Path) -> None:
+    with SQLiteStore(db_path) as store:
+        store.transcripts.append(MAIN, [line(0), line(1)])
+        store.transcripts.append(SIDE, [line(0)])
+        store._db.execute("DELETE FROM transcript_entries WHERE subpath = ?", (SIDE.subpath,))
+        store._db.execute("DELETE FROM transcript_entries WHERE subpath = '' AND seq = 1")
+        problems = store.check()
+        assert len(problems) == 2
+        assert any("agent-a1" in p and "1 lines, 0 stored" in p for p in problems)
+        assert any("2 lines, 1 stored" in p for p in problems)
+        # Stray rows past the count (a tampered file) do not block the next append.
+        store._db.execute(
+            "INSERT INTO transcript_entries VALUES (?, ?, ?, 2, x'00')",
+            (MAIN.project_key, MAIN.session_id, ""),
+        )
+        size = len(line(0)) + 1
+        store._db.execute("UPDATE transcripts SET lines = 1, size = ? WHERE subpath = ''", (size,))
+        info = store.transcripts.append(MAIN, [line(5), line(6)])
+        assert info is not None and info.lines == 3
+        assert list(store.transcripts.read(MAIN)) == [line(0), line(5), line(6)]
+
+
+@given(
+    tail=st.binary(max_size=TAIL_BYTES),
+    batch=st.lists(st.binary(max_size=3 * TAIL_BYTES).map(lambda b: b.replace(b"\n", b"")), min_size=1),
+)
+def test_tail_after_equals_next_tail(tail: bytes, batch: list[bytes]) -> None:
+    assert tail_after(tail, batch) == next_tail(tail, batch)

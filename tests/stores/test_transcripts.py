@@ -36,7 +36,7 @@ def test_nothing_stored_reads_as_nothing(store: Store) -> None:
 
 
 def test_appends_keep_order_and_exact_bytes(store: Store) -> None:
-    lines = [entry(1), "{\"type\":\"x\",\"t\":\"żółw ✓\"}".encode(), b'{"type":"x",  "spaced" : 1}']
+    lines = [entry(1), '{"type":"x","t":"żółw ✓"}'.encode(), b'{"type":"x",  "spaced" : 1}']
     before = int(time.time() * 1000)
     first = store.transcripts.append(MAIN, lines[:1])
     info = store.transcripts.append(MAIN, lines[1:])
@@ -66,7 +66,9 @@ def test_side_files_and_projects_are_separate(store: Store) -> None:
     other_session = TranscriptKey(MAIN.project_key, "second")
     store.transcripts.append(MAIN, [entry(1)])
     store.transcripts.append(SIDE, [entry(2)])
-    store.transcripts.append(TranscriptKey(MAIN.project_key, MAIN.session_id, "subagents/agent-b2"), [entry(3)])
+    store.transcripts.append(
+        TranscriptKey(MAIN.project_key, MAIN.session_id, "subagents/agent-b2"), [entry(3)]
+    )
     store.transcripts.append(other_project, [entry(4)])
     store.transcripts.append(other_session, [entry(5)])
     assert list(store.transcripts.read(MAIN)) == [entry(1)]
@@ -90,6 +92,9 @@ def test_a_side_file_alone_counts_as_stored(store: Store) -> None:
     assert store.transcripts.sessions(MAIN.project_key) == []
     assert store.transcripts.projects_of(MAIN.session_id) == [MAIN.project_key]
     assert list(store.transcripts.stored()) == [(MAIN.project_key, MAIN.session_id)]
+    store.transcripts.delete(MAIN)  # the main key takes its side files even when it has none itself
+    assert list(store.transcripts.stored()) == []
+    assert store.transcripts.projects_of(MAIN.session_id) == []
 
 
 def test_deleting_a_main_transcript_takes_its_side_files(store: Store) -> None:
@@ -127,7 +132,11 @@ def test_summaries_are_kept_verbatim_per_project(store: Store) -> None:
 
 def test_the_conformance_suites_odd_keys_work(store: Store) -> None:
     # The SDK's own suite uses short project keys and ids that are no agent's.
-    for key in (TranscriptKey("A", "s1"), TranscriptKey("proj", "nope"), TranscriptKey("p/q", "a:b", "x/y/z")):
+    for key in (
+        TranscriptKey("A", "s1"),
+        TranscriptKey("proj", "nope"),
+        TranscriptKey("p/q", "a:b", "x/y/z"),
+    ):
         store.transcripts.append(key, [b'{"type":"x"}'])
         assert list(store.transcripts.read(key)) == [b'{"type":"x"}']
 

@@ -1,9 +1,11 @@
 """A store in one readable JSON file (``json:PATH``), for tiny setups and people who diff it.
 
-The file is ``{"format": "sessmap", "version": 1, "mappings": [...]}``, pretty-printed and
+The file is ``{"format": "sessmap", "version": 2, "mappings": [...]}``, pretty-printed and
 sorted by agent then key. Every change takes ``<path>.lock``, reads the file, changes and
 validates it, writes a temp file in the same folder, fsyncs it and ``os.replace``s it over
 the old one. Readers take no lock: a replace is atomic, so they see the old or the new file.
+Transcripts are too big for the document: they live in ``<path>.transcripts/``
+(transcript_files.py), changed under the same lock.
 """
 
 from __future__ import annotations
@@ -23,17 +25,25 @@ from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 from sessmap.errors import Conflict, InvalidInput, NotFound, StoreError
 from sessmap.model import Mapping, validate_key
 from sessmap.stores import locks
-from sessmap.stores.base import ImportResult, OnConflict, Query, renamed, reparented
+from sessmap.stores.base import ImportResult, OnConflict, Query, TranscriptStore, renamed, reparented
+from sessmap.stores.transcript_files import FileTranscripts
 
 if TYPE_CHECKING:
     from filelock import BaseFileLock
 
 FORMAT = "sessmap"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 LOCK_TIMEOUT = timedelta(seconds=30)
 
+
+def _upgrade_v1(document: dict[str, Any]) -> dict[str, Any]:
+    # Version 2 added host, agent_home and history to mappings; Mapping.from_dict defaults
+    # them, so a version 1 document needs nothing but its new number.
+    return {**document, "version": 2}
+
+
 # Upgrades of older documents, version N -> N+1, applied on read; append only.
-UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _upgrade_v1}
 
 Key = tuple[str, str]  # (agent, key)
 Snapshot = dict[Key, Mapping]
@@ -43,6 +53,8 @@ T = TypeVar("T")
 
 class JSONStore:
     """The mapping store in one JSON file."""
+
+    shared: bool = False
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -58,6 +70,8 @@ class JSONStore:
         self._entries(self._read_bytes())
         locks.make_private_dir(path.parent)
         self._lock: BaseFileLock | None = None  # made on the first change: reads need none
+        self._transcripts = FileTranscripts(path.with_name(path.name + ".transcripts"), self._locked)
+        self.transcripts: TranscriptStore = self._transcripts
 
     # --- reading ---
 
@@ -317,6 +331,10 @@ class JSONStore:
         problems: list[str] = []
         try:
             self._parse(self._read_bytes(), problems)
+        except StoreError as err:
+            problems.append(str(err))
+        try:
+            problems.extend(self._transcripts.check())
         except StoreError as err:
             problems.append(str(err))
         return problems

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 from sessmap.errors import Conflict, InvalidInput, NotFound, SessmapError, StoreError
 from sessmap.model import (
+    HistoryEntry,
     Mapping,
     Parent,
     State,
@@ -31,7 +32,8 @@ from sessmap.model import (
     validate_key,
 )
 from sessmap.stores import locks
-from sessmap.stores.base import ImportResult, OnConflict, Query, renamed
+from sessmap.stores.base import ImportResult, OnConflict, Query, TranscriptStore, renamed
+from sessmap.stores.sqlite_transcripts import SQLiteTranscripts, m003_create_transcripts
 
 BUSY_TIMEOUT = timedelta(seconds=30)
 MIGRATIONS_TABLE = "sessmap_migrations"
@@ -77,7 +79,18 @@ def m001_create_mappings(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX mappings_parent ON mappings (parent_agent, parent_key)")
 
 
-MIGRATIONS: tuple[Migration, ...] = (m001_create_mappings,)
+def m002_add_host_agent_home_history(db: sqlite3.Connection) -> None:
+    db.execute("ALTER TABLE mappings ADD COLUMN host TEXT")
+    db.execute("ALTER TABLE mappings ADD COLUMN agent_home TEXT")
+    # JSON: a list of {"session_id", "ended_at", "reason"}, newest first, as Mapping.to_dict has it.
+    db.execute("ALTER TABLE mappings ADD COLUMN history TEXT NOT NULL DEFAULT '[]'")
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    m001_create_mappings,
+    m002_add_host_agent_home_history,
+    m003_create_transcripts,  # in sqlite_transcripts.py, beside the code that uses its tables
+)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -99,6 +112,9 @@ _COLUMNS = (
     "parent_key",
     "parent_session_id",
     "labels",
+    "host",
+    "agent_home",
+    "history",
 )
 # Built from the constant column list above, never from input (hence the S608 waivers).
 _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM mappings"  # noqa: S608
@@ -140,10 +156,14 @@ def _to_row(mapping: Mapping) -> tuple[Any, ...]:
         parent.key if parent else None,
         parent.session_id if parent else None,
         _labels_to_json(mapping.labels),
+        mapping.host,
+        mapping.agent_home,
+        _history_to_json(mapping.history),
     )
 
 
-# json loads only for mappings with labels: most have none, and `get`/`exec` start faster without.
+# json loads only for mappings with labels or history: most have none, and `get`/`exec` start
+# faster without.
 
 
 def _labels_to_json(labels: ReadOnlyDict[str, str]) -> str:
@@ -166,10 +186,32 @@ def _labels_from_json(labels: Any) -> dict[str, str]:
     return label_dict
 
 
+def _history_to_json(history: tuple[HistoryEntry, ...]) -> str:
+    if not history:
+        return "[]"
+    import json
+
+    return json.dumps([entry.to_dict() for entry in history], ensure_ascii=False)
+
+
+def _history_from_json(history: Any) -> tuple[HistoryEntry, ...]:
+    if history == "[]":
+        return ()
+    import json
+
+    try:
+        entries = json.loads(history)
+    except (TypeError, ValueError):
+        raise InvalidInput(f"history is not JSON: {history!r}") from None
+    if not isinstance(entries, list):
+        raise InvalidInput(f"history is not a JSON list: {history!r}")
+    return tuple(HistoryEntry.from_dict(entry) for entry in entries)
+
+
 def _from_row(row: tuple[Any, ...]) -> Mapping:
     """A Mapping from a stored row; ``InvalidInput`` if the row is damaged."""
     (agent, key, provider, session_id, state, cwd, created, updated, last_used, turns, last_exit) = row[:11]
-    parent_agent, parent_key, parent_session_id, labels = row[11:]
+    parent_agent, parent_key, parent_session_id, labels, host, agent_home, history = row[11:]
     label_dict = {} if labels == "{}" else _labels_from_json(labels)
     state_value: State = state
     return Mapping(
@@ -186,6 +228,9 @@ def _from_row(row: tuple[Any, ...]) -> Mapping:
         last_exit=last_exit,
         parent=Parent(parent_agent, parent_key, parent_session_id) if parent_key is not None else None,
         labels=label_dict,
+        host=host,
+        agent_home=agent_home,
+        history=_history_from_json(history),
     )
 
 
@@ -394,6 +439,8 @@ def _applied_version(path: Path, applied: list[tuple[Any, Any]]) -> int:
 class SQLiteStore:
     """The mapping store in one SQLite file (``sqlite:PATH``)."""
 
+    shared: bool = False
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self.url = f"sqlite:{path}"
@@ -413,6 +460,8 @@ class SQLiteStore:
             self._db.close()
             raise
         self.schema_version = SCHEMA_VERSION
+        self._transcripts = SQLiteTranscripts(self._db, self._transaction, self._errors)
+        self.transcripts: TranscriptStore = self._transcripts
 
     def _connect(self) -> sqlite3.Connection:
         try:
@@ -599,6 +648,7 @@ class SQLiteStore:
                     _from_row(row).validate()
                 except (SessmapError, TypeError, ValueError) as err:
                     problems.append(f"mapping {row[1]!r} (agent {row[0]}): {err}")
+            problems.extend(self._transcripts.check())
         return problems
 
     def close(self) -> None:
