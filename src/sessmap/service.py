@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from sessmap.errors import Conflict, InvalidInput, NotFound, StoreError
 from sessmap.model import (
@@ -576,12 +576,15 @@ def import_mappings(store: Store, lines: Iterable[bytes | str], on_conflict: OnC
 def _keeping_history(store: Store, mappings: Iterable[Mapping]) -> Iterator[Mapping]:
     """The mappings with the session each replaces moved into their ``history``.
 
-    Read into a temporary file first: a store may not answer reads while it imports."""
+    Every lookup happens here, before the import writes anything: a store may not answer reads
+    while it imports (PostgreSQL's COPY holds the connection). The merged mappings wait in a
+    temporary file, so memory stays flat."""
     import json
     import tempfile
 
     stamp = now()
-    with tempfile.TemporaryFile("w+", encoding="utf-8") as spooled:
+    spooled = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115 - closed by _replay
+    try:
         for mapping in mappings:
             current = store.get(mapping.agent, mapping.key)
             if current is not None:
@@ -591,6 +594,16 @@ def _keeping_history(store: Store, mappings: Iterable[Mapping]) -> Iterator[Mapp
                 mapping = mapping.evolve(history=merged[:MAX_HISTORY])
             spooled.write(json.dumps(mapping.to_dict()) + "\n")
         spooled.seek(0)
+    except BaseException:
+        spooled.close()
+        raise
+    return _replay(spooled)
+
+
+def _replay(spooled: IO[str]) -> Iterator[Mapping]:
+    import json
+
+    with spooled:
         for line in spooled:
             yield Mapping.from_dict(json.loads(line))
 

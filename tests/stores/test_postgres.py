@@ -5,14 +5,17 @@ The Store behaviour itself is the contract suite (test_contract.py) run against 
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import LiteralString
 
 import pytest
 
+import sessmap.stores.postgres as postgres
 from servers import (
     database_name,
     fresh_postgres_database,
@@ -21,9 +24,10 @@ from servers import (
     postgres_database_url,
     postgres_url,
 )
-from sessmap.errors import StoreError
+from sessmap.errors import InvalidInput, StoreError
 from sessmap.model import Mapping
 from sessmap.stores import Query, open_store
+from sessmap.stores.base import TAIL_BYTES, TranscriptKey
 from sessmap.stores.postgres import SCHEMA_VERSION, PostgresStore
 from sessmap.urls import mask_password, passwords_in, pop_parameters
 
@@ -41,6 +45,9 @@ def mapping(key: str, minutes: int = 0) -> Mapping:
 def fresh_database() -> Iterator[str]:
     with fresh_postgres_database() as url:
         yield url
+
+
+MIGRATION_LOG = [(1, "create_mappings"), (2, "add_host_and_history"), (3, "create_transcripts")]
 
 
 def migrations_table(url: str) -> list[tuple[int, str]]:
@@ -74,7 +81,7 @@ def test_hosts_opening_a_fresh_database_together_migrate_it_once(fresh_database:
     assert [(p.returncode, out.strip()) for p, (out, _) in zip(processes, outcomes, strict=True)] == [
         (0, str(SCHEMA_VERSION))
     ] * 6, [err for _, err in outcomes]
-    assert migrations_table(fresh_database) == [(1, "create_mappings")]
+    assert migrations_table(fresh_database) == MIGRATION_LOG
 
 
 def test_a_newer_schema_is_refused_and_left_untouched(fresh_database: str) -> None:
@@ -88,7 +95,7 @@ def test_a_newer_schema_is_refused_and_left_untouched(fresh_database: str) -> No
         open_store(fresh_database)
     with postgres_admin(database) as admin:
         assert admin.execute("SELECT * FROM sessmap.mappings").fetchall() == before
-    assert migrations_table(fresh_database) == [(1, "create_mappings"), (99, "from_the_future")]
+    assert migrations_table(fresh_database) == [*MIGRATION_LOG, (99, "from_the_future")]
 
 
 def test_a_foreign_table_in_the_schema_is_an_error_not_a_takeover(fresh_database: str) -> None:
@@ -96,6 +103,142 @@ def test_a_foreign_table_in_the_schema_is_an_error_not_a_takeover(fresh_database
         admin.execute("CREATE SCHEMA sessmap; CREATE TABLE sessmap.mappings (something int)")
     with pytest.raises(StoreError, match="already exists"):
         open_store(fresh_database)
+
+
+def test_an_older_schema_is_migrated_and_its_rows_read_with_the_new_fields(
+    fresh_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with monkeypatch.context() as old:  # sessmap before host, history and transcripts
+        old.setattr(postgres, "MIGRATIONS", postgres.MIGRATIONS[:1])
+        old.setattr(postgres, "SCHEMA_VERSION", 1)
+        open_store(fresh_database).close()
+    with postgres_admin(database_name(fresh_database)) as admin:
+        admin.execute(
+            "INSERT INTO sessmap.mappings (agent, key, provider, session_id, state, created_at, updated_at)"
+            " VALUES ('default', 'old', 'claude', 's-old', 'active', %s, %s)",
+            (T0, T0),
+        )
+    with open_store(fresh_database) as store:
+        assert store.schema_version == SCHEMA_VERSION == 3
+        old_row = store.get("default", "old")
+        assert old_row is not None and (old_row.host, old_row.agent_home, old_row.history) == (None, None, ())
+        assert store.transcripts.append(MAIN, [line(1)]) is not None
+        assert store.check() == []
+    assert migrations_table(fresh_database) == MIGRATION_LOG
+    monkeypatch.setattr(postgres, "SCHEMA_VERSION", 1)
+    with pytest.raises(StoreError, match="schema version 3, newer than this sessmap understands"):
+        open_store(fresh_database)
+
+
+# --- transcripts -------------------------------------------------------------------------------------
+
+MAIN = TranscriptKey("-srv-app", "0d3c4b2a-1111-4222-8333-444455556666")
+SIDE = TranscriptKey(MAIN.project_key, MAIN.session_id, "subagents/agent-a1")
+
+
+def line(n: int, pad: int = 0) -> bytes:
+    return json.dumps({"n": n, "pad": "x" * pad}).encode()
+
+
+@pytest.fixture
+def pg_store() -> Iterator[PostgresStore]:
+    with postgres_url() as url, open_store(url) as store:
+        assert isinstance(store, PostgresStore)
+        yield store
+
+
+def test_lines_and_tails_are_bytes_not_text(pg_store: PostgresStore) -> None:
+    lines = [b"\xff\xfe not UTF-8", "ż".encode() * 3000]
+    info = pg_store.transcripts.append(MAIN, lines)
+    assert list(pg_store.transcripts.read(MAIN)) == lines
+    content = b"".join(entry + b"\n" for entry in lines)
+    assert info is not None and info.tail == content[-TAIL_BYTES:]
+    assert info.tail[:1] == b"\xbc"  # the tail starts inside a two-byte character
+
+
+def test_mtime_strictly_increases_within_a_millisecond(pg_store: PostgresStore) -> None:
+    stamps = [pg_store.transcripts.append(MAIN, [line(n)]).mtime_ms for n in range(30)]  # type: ignore[union-attr]
+    assert stamps == sorted(set(stamps))
+
+
+def test_a_failing_stream_appends_nothing(pg_store: PostgresStore) -> None:
+    pg_store.transcripts.append(MAIN, [line(0)])
+
+    def lines() -> Iterator[bytes]:
+        yield from (line(n) for n in range(1, 3000))
+        raise ValueError("line 3001 is not JSON")
+
+    with pytest.raises(ValueError, match="line 3001"):
+        pg_store.transcripts.append(MAIN, lines())
+    assert list(pg_store.transcripts.read(MAIN)) == [line(0)]
+    assert pg_store.transcripts.info(MAIN).lines == 1  # type: ignore[union-attr]
+    assert pg_store.transcripts.append(MAIN, [line(1)]).lines == 2  # type: ignore[union-attr]
+
+
+def test_appends_and_reads_stream_rather_than_holding_the_transcript(pg_store: PostgresStore) -> None:
+    import tracemalloc
+
+    megabyte = 1 << 20
+    tracemalloc.start()
+    try:
+        info = pg_store.transcripts.append(MAIN, (line(n, 10_000) for n in range(3_000)))  # 30 MB
+        appended = tracemalloc.get_traced_memory()[1]
+        tracemalloc.reset_peak()
+        assert sum(1 for _ in pg_store.transcripts.read(MAIN)) == 3_000
+        read = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert info is not None and info.size > 30_000_000
+    assert appended < 8 * megabyte and read < 8 * megabyte, (appended / megabyte, read / megabyte)
+
+
+def test_a_reader_may_append_through_the_same_store_while_it_reads(pg_store: PostgresStore) -> None:
+    copy = TranscriptKey(MAIN.project_key, "copy")
+    pg_store.transcripts.append(MAIN, (line(n) for n in range(2_000)))
+    for entry in pg_store.transcripts.read(MAIN):  # what restoring a fork does: read one, write another
+        pg_store.transcripts.append(copy, [entry])
+    assert list(pg_store.transcripts.read(copy)) == list(pg_store.transcripts.read(MAIN))
+    abandoned = pg_store.transcripts.read(MAIN)
+    next(abandoned)
+    abandoned.close()
+    assert pg_store.transcripts.info(copy).lines == 2_000  # type: ignore[union-attr]
+
+
+def test_key_parts_postgres_cannot_hold_are_invalid_input(pg_store: PostgresStore) -> None:
+    with pytest.raises(InvalidInput, match="NUL"):
+        pg_store.transcripts.append(TranscriptKey("p\0q", "s"), [line(1)])
+    with pytest.raises(InvalidInput, match="not valid Unicode"):
+        pg_store.transcripts.info(TranscriptKey("p", "s\udcff"))
+
+
+def test_check_reports_a_transcript_changed_by_hand(pg_store: PostgresStore) -> None:
+    pg_store.transcripts.append(SIDE, [line(1), line(2)])
+    assert pg_store.check() == []
+    pg_store._connection.execute(pg_store._sql("DELETE FROM {schema}.transcript_entries WHERE seq = 1"))
+    assert pg_store.check() == [f"transcript {SIDE!r}: its entries do not match its 2 recorded line(s)"]
+
+
+def test_session_lookups_use_indexes_at_size(pg_store: PostgresStore) -> None:
+    connection = pg_store._connection
+    connection.execute(
+        pg_store._sql(
+            "INSERT INTO {schema}.transcripts (project_key, session_id, subpath, lines, size, tail, mtime_ms)"
+            " SELECT '-p' || (n % 50), 's-' || n, '', 1, 1, '', n FROM generate_series(1, 20000) n"
+        )
+    )
+    connection.execute(pg_store._sql("ANALYZE {schema}.transcripts"))
+
+    def plan(statement: LiteralString, *params: str) -> str:
+        rows = connection.execute(pg_store._sql("EXPLAIN " + statement), params)
+        return "\n".join(row[0] for row in rows)
+
+    by_session = plan("SELECT DISTINCT project_key FROM {schema}.transcripts WHERE session_id = %s", "s-7")
+    assert "transcripts_by_session" in by_session, by_session
+    sessions = plan(
+        "SELECT session_id FROM {schema}.transcripts WHERE project_key = %s AND subpath = ''", "-p7"
+    )
+    assert "transcripts_pkey" in sessions, sessions
+    assert pg_store.transcripts.projects_of("s-7") == ["-p7"]
 
 
 # --- plans at size ----------------------------------------------------------------------------------

@@ -6,6 +6,8 @@ The Store behaviour itself is the contract suite (test_contract.py) run against 
 
 from __future__ import annotations
 
+import json
+import multiprocessing
 import subprocess
 import sys
 import threading
@@ -17,10 +19,12 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 import sessmap.stores.redis as redis_store
+import sessmap.stores.redis_transcripts as redis_transcripts
 from servers import prefix_of, redis_client, redis_server_url, redis_url
 from sessmap.errors import Busy, StoreError
 from sessmap.model import Mapping, Parent
 from sessmap.stores import Query, open_store
+from sessmap.stores.base import TAIL_BYTES, TranscriptKey
 from sessmap.stores.redis import SCHEMA_VERSION, RedisStore
 
 if TYPE_CHECKING:
@@ -82,7 +86,7 @@ def test_clients_opening_a_fresh_prefix_together_migrate_it_once(url: str, clien
     assert [process.communicate(timeout=60)[0].strip() for process in processes] == [str(SCHEMA_VERSION)] * 6
     prefix = prefix_of(url)
     log = client.lrange(f"{prefix}:migrations", 0, -1)
-    assert [entry.split('"name": ')[1].split('"')[1] for entry in log] == ["create_layout"]
+    assert [entry.split('"name": ')[1].split('"')[1] for entry in log] == ["create_layout", "add_transcripts"]
     assert client.get(f"{prefix}:schema") == str(SCHEMA_VERSION)
 
 
@@ -203,6 +207,276 @@ def test_a_mapping_that_expired_by_hand_is_gone_everywhere(
     ]
     store.insert(mapping("short-lived"))  # the key is free again
     assert store.check() == []
+
+
+# --- transcripts: layout, batches, staging, concurrency -----------------------------------------------
+
+MAIN = TranscriptKey("-srv-app", "0d3c4b2a-1111-4222-8333-444455556666")
+SIDE = TranscriptKey(MAIN.project_key, MAIN.session_id, "subagents/agent-a1")
+ODD = TranscriptKey("p/q:r", "a:b", "subagents/x:y")  # ':' in every part: names must stay unambiguous
+
+
+def line(n: int, pad: int = 0) -> bytes:
+    return json.dumps({"n": n, "pad": "x" * pad}).encode()
+
+
+def test_an_older_store_is_migrated_and_an_older_sessmap_refuses_this_one(
+    url: str, client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prefix = prefix_of(url)
+    with monkeypatch.context() as old:  # sessmap before transcripts: only create_layout
+        old.setattr(redis_store, "MIGRATIONS", redis_store.MIGRATIONS[:1])
+        old.setattr(redis_store, "SCHEMA_VERSION", 1)
+        with RedisStore(url) as store:
+            store.insert(mapping("kept"))
+        assert client.get(f"{prefix}:schema") == "1"
+    with RedisStore(url) as store:
+        assert store.schema_version == SCHEMA_VERSION == 2
+        kept = store.get("default", "kept")
+        assert kept is not None and (kept.host, kept.agent_home, kept.history) == (None, None, ())
+    monkeypatch.setattr(redis_store, "SCHEMA_VERSION", 1)
+    with pytest.raises(StoreError, match="schema version 2, newer than this sessmap understands"):
+        RedisStore(url)
+
+
+def test_transcript_keys_carry_their_parts_in_hex(store: RedisStore, url: str, client: redis.Redis) -> None:
+    prefix = prefix_of(url)
+    main = TranscriptKey(ODD.project_key, ODD.session_id)
+    store.transcripts.append(ODD, [b'{"side":1}'])
+    store.transcripts.append(main, [b'{"main":1}'])
+    store.transcripts.set_summary(ODD.project_key, ODD.session_id, '{"s":1}')
+    p, s, sub = (part.encode().hex() for part in (ODD.project_key, ODD.session_id, ODD.subpath))
+    assert set(client.scan_iter(match=f"{prefix}:t*")) == {
+        f"{prefix}:tlines:{p}:{s}",
+        f"{prefix}:tinfo:{p}:{s}",
+        f"{prefix}:tlines:{p}:{s}:{sub}",
+        f"{prefix}:tinfo:{p}:{s}:{sub}",
+        f"{prefix}:tsessions:{p}",
+        f"{prefix}:tsubpaths:{p}:{s}",
+        f"{prefix}:tprojects:{s}",
+        f"{prefix}:tsummaries:{p}",
+        f"{prefix}:tstored",
+    }
+    assert client.lrange(f"{prefix}:tlines:{p}:{s}", 0, -1) == ['{"main":1}']
+    assert client.lrange(f"{prefix}:tlines:{p}:{s}:{sub}", 0, -1) == ['{"side":1}']
+    assert set(client.hgetall(f"{prefix}:tinfo:{p}:{s}")) == {"lines", "size", "tail", "mtime_ms"}
+    assert client.zrange(f"{prefix}:tsessions:{p}", 0, -1) == [ODD.session_id]
+    assert client.smembers(f"{prefix}:tsubpaths:{p}:{s}") == {sub}
+    assert client.smembers(f"{prefix}:tprojects:{s}") == {ODD.project_key}
+    assert client.hgetall(f"{prefix}:tsummaries:{p}") == {ODD.session_id: '{"s":1}'}
+    assert client.zrange(f"{prefix}:tstored", 0, -1) == [f"{p}:{s}"]
+    assert list(store.transcripts.stored()) == [(ODD.project_key, ODD.session_id)]
+    store.transcripts.delete(main)
+    assert list(client.scan_iter(match=f"{prefix}:t*")) == []
+
+
+def test_the_last_side_file_deleted_unlists_the_session(
+    store: RedisStore, url: str, client: redis.Redis
+) -> None:
+    store.transcripts.append(SIDE, [line(1)])
+    store.transcripts.delete(SIDE)
+    assert store.transcripts.projects_of(SIDE.session_id) == []
+    assert list(store.transcripts.stored()) == []
+    assert list(client.scan_iter(match=f"{prefix_of(url)}:t*")) == []
+
+
+def test_lines_and_tails_are_bytes_not_text(store: RedisStore) -> None:
+    lines = [b"\xff\xfe not UTF-8", "ż".encode() * 3000]
+    info = store.transcripts.append(MAIN, lines)
+    assert list(store.transcripts.read(MAIN)) == lines
+    content = b"".join(entry + b"\n" for entry in lines)
+    assert info is not None and info.tail == content[-TAIL_BYTES:]
+    assert info.tail[:1] == b"\xbc"  # the tail starts inside a two-byte character
+
+
+def test_mtime_strictly_increases_within_a_millisecond(store: RedisStore) -> None:
+    stamps = [store.transcripts.append(MAIN, [line(n)]).mtime_ms for n in range(30)]  # type: ignore[union-attr]
+    assert stamps == sorted(set(stamps))
+    assert store.transcripts.sessions(MAIN.project_key)[0].mtime_ms == stamps[-1]
+
+
+def test_a_10_mb_append_is_sent_in_batches_and_lands_whole(
+    store: RedisStore, url: str, client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import redis.connection
+
+    sent: list[int] = []
+    original = redis.connection.AbstractConnection.send_packed_command
+
+    def spy(self: Any, command: Any, check_health: bool = True) -> None:
+        parts = command if isinstance(command, list) else [command]
+        sent.append(sum(len(part) for part in parts))
+        original(self, command, check_health)
+
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", spy)
+    lines = [line(n, 5_000) for n in range(2_100)]
+    info = store.transcripts.append(MAIN, iter(lines))  # a fresh list: staged, then renamed
+    assert info is not None and (info.lines, info.size) == (2_100, sum(len(entry) + 1 for entry in lines))
+    assert sum(sent) > 10_000_000 and max(sent) < 1_100_000, max(sent)
+    again = store.transcripts.append(MAIN, iter(lines))  # onto an existing list: staged, then moved
+    assert again is not None and again.lines == 4_200
+    assert list(store.transcripts.read(MAIN)) == lines + lines
+    assert list(client.scan_iter(match=f"{prefix_of(url)}:tstage:*")) == []
+
+
+def test_appends_and_reads_stream_rather_than_holding_the_transcript(store: RedisStore) -> None:
+    import tracemalloc
+
+    megabyte = 1 << 20
+    tracemalloc.start()
+    try:
+        info = store.transcripts.append(MAIN, (line(n, 10_000) for n in range(3_000)))  # 30 MB
+        appended = tracemalloc.get_traced_memory()[1]
+        tracemalloc.reset_peak()
+        assert sum(1 for _ in store.transcripts.read(MAIN)) == 3_000
+        read = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert info is not None and info.size > 30_000_000
+    assert appended < 8 * megabyte and read < 8 * megabyte, (appended / megabyte, read / megabyte)
+
+
+def test_a_failing_stream_appends_nothing_and_leaves_nothing_staged(
+    store: RedisStore, url: str, client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(redis_transcripts, "APPEND_LINES", 10)
+    store.transcripts.append(MAIN, [line(0)])
+
+    def lines() -> Iterator[bytes]:
+        yield from (line(n) for n in range(1, 36))
+        raise ValueError("line 37 is not JSON")
+
+    with pytest.raises(ValueError, match="line 37"):
+        store.transcripts.append(MAIN, lines())
+    assert list(store.transcripts.read(MAIN)) == [line(0)]
+    assert store.transcripts.info(MAIN).lines == 1  # type: ignore[union-attr]
+    assert list(client.scan_iter(match=f"{prefix_of(url)}:tstage:*")) == []
+
+
+def test_staged_lines_that_expired_fail_the_append_and_add_nothing(
+    store: RedisStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(redis_transcripts, "APPEND_LINES", 10)
+    monkeypatch.setattr(redis_transcripts, "STAGE_TTL_MS", 20)
+
+    def slow() -> Iterator[bytes]:
+        for n in range(25):
+            if n == 20:  # two batches staged; the appender stalls past the staging TTL
+                time.sleep(0.3)
+            yield line(n)
+
+    with pytest.raises(StoreError, match="lost while it streamed") as raised:
+        store.transcripts.append(MAIN, slow())
+    assert "\n" not in str(raised.value)
+    assert store.transcripts.info(MAIN) is None
+    assert list(store.transcripts.read(MAIN)) == []
+
+
+def test_a_reader_sees_an_append_call_whole_or_not_at_all(store: RedisStore, url: str) -> None:
+    calls = 6
+    size = 1_300  # more than one batch: the staged path
+    done = threading.Event()
+    seen: list[int] = []
+
+    def read_while_appending() -> None:
+        with RedisStore(url) as reader:
+            while not done.is_set():
+                info = reader.transcripts.info(MAIN)
+                seen.append(0 if info is None else info.lines)
+
+    watcher = threading.Thread(target=read_while_appending)
+    watcher.start()
+    try:
+        for call in range(calls):
+            store.transcripts.append(MAIN, (line(call * size + n) for n in range(size)))
+    finally:
+        done.set()
+        watcher.join(30)
+    assert {count % size for count in seen} == {0}
+    assert len(list(store.transcripts.read(MAIN))) == calls * size
+
+
+def _append_large_calls(url: str, worker: int) -> None:
+    with open_store(url) as store:
+        for call in range(3):
+            first = worker * 100_000 + call * 10_000
+            store.transcripts.append(MAIN, (line(first + n) for n in range(1_200)))  # > one batch
+            store.transcripts.append(MAIN, [line(worker * 100_000 + 90_000 + call)])
+
+
+@pytest.mark.slow
+def test_concurrent_large_appends_stay_contiguous(url: str) -> None:
+    with open_store(url):
+        pass  # migrate first
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_append_large_calls, args=(url, w)) for w in range(4)]
+    for process in workers:
+        process.start()
+    for process in workers:
+        process.join(120)
+        assert process.exitcode == 0
+    with open_store(url) as store:
+        numbers = [json.loads(entry)["n"] for entry in store.transcripts.read(MAIN)]
+        info = store.transcripts.info(MAIN)
+    assert info is not None and info.lines == len(numbers) == 4 * 3 * 1_201
+    position = 0
+    while position < len(numbers):
+        first = numbers[position]
+        if first % 100_000 >= 90_000:  # a one-line call
+            position += 1
+            continue
+        assert numbers[position : position + 1_200] == list(range(first, first + 1_200)), position
+        position += 1_200
+
+
+def test_check_reports_a_transcript_changed_by_hand(store: RedisStore, url: str, client: redis.Redis) -> None:
+    store.transcripts.append(SIDE, [line(1), line(2)])
+    assert store.check() == []
+    p, s, sub = (part.encode().hex() for part in (SIDE.project_key, SIDE.session_id, SIDE.subpath))
+    client.rpop(f"{prefix_of(url)}:tlines:{p}:{s}:{sub}")
+    assert store.check() == [f"transcript {SIDE!r}: 1 line(s) stored, 2 recorded"]
+
+
+def test_no_transcript_operation_sends_keys(
+    store: RedisStore, url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(redis_transcripts, "BATCH", 2)
+    monkeypatch.setattr(redis_transcripts, "APPEND_LINES", 3)
+    seen: list[str] = []
+    watcher = redis_client()
+    ready = threading.Event()
+
+    def watch() -> None:
+        with watcher.monitor() as monitor:
+            ready.set()
+            for event in monitor.listen():
+                seen.append(event["command"])
+                if "STOP-WATCHING" in event["command"]:
+                    return
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    ready.wait(5)
+    time.sleep(0.2)
+    transcripts = store.transcripts
+    for n in range(5):
+        transcripts.append(TranscriptKey("proj", f"s{n}"), [line(m) for m in range(7)])
+        transcripts.append(TranscriptKey("proj", f"s{n}", "side"), [line(0)])
+        transcripts.set_summary("proj", f"s{n}", "{}")
+    assert len(list(transcripts.stored())) == 5
+    assert len(transcripts.sessions("proj")) == 5
+    assert transcripts.summaries("proj") == ["{}"] * 5
+    assert transcripts.projects_of("s1") == ["proj"]
+    assert transcripts.subpaths("proj", "s1") == ["side"]
+    assert len(list(transcripts.read(TranscriptKey("proj", "s1")))) == 7
+    assert store.check() == []
+    for n in range(5):
+        transcripts.delete(TranscriptKey("proj", f"s{n}"))
+    redis_client().echo("STOP-WATCHING")
+    thread.join(10)
+    ours = [command for command in seen if prefix_of(url) in command]
+    assert any(command.split()[0].strip('"').upper() == "EVALSHA" for command in ours), "MONITOR saw it"
+    assert not [command for command in seen if command.split()[0].strip('"').upper() == "KEYS"]
 
 
 # --- locks: bounded by the TTL, renewed while held ------------------------------------------------------

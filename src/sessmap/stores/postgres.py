@@ -1,10 +1,11 @@
 """The PostgreSQL store: several hosts sharing one map (``postgresql://…``, ``postgres://…``).
 
-Layout: one table ``<schema>.mappings`` (schema ``sessmap`` unless the URL says ``?schema=…``)
-and ``<schema>.schema_migrations``. Migrations are named functions in an append-only list,
-applied on open in one transaction under a transaction-scoped advisory lock, so hosts that
-start together migrate once. Every write is one statement or one transaction that locks the
-rows it reads, so concurrent writers lose nothing.
+Layout: one table ``<schema>.mappings`` (schema ``sessmap`` unless the URL says ``?schema=…``),
+``<schema>.schema_migrations``, and the transcript tables ``<schema>.transcripts`` and
+``<schema>.transcript_entries`` (postgres_transcripts.py). Migrations are named functions in
+an append-only list, applied on open in one transaction under a transaction-scoped advisory
+lock, so hosts that start together migrate once. Every write is one statement or one
+transaction that locks the rows it reads, so concurrent writers lose nothing.
 
 Thread locks are session advisory locks held on a dedicated connection for the whole run:
 they hold across hosts and vanish the moment the holder's connection ends.
@@ -21,8 +22,8 @@ from datetime import UTC, datetime
 from typing import Any, LiteralString, NoReturn
 
 from sessmap.errors import Busy, Conflict, InvalidInput, NotFound, SessmapError, StoreError
-from sessmap.model import Mapping, Parent, validate_key
-from sessmap.stores.base import ImportResult, OnConflict, Query
+from sessmap.model import HistoryEntry, Mapping, Parent, validate_key
+from sessmap.stores.base import ImportResult, OnConflict, Query, TranscriptStore
 from sessmap.urls import mask_password, passwords_in, pop_parameters, redact
 
 try:
@@ -33,6 +34,9 @@ try:
     from psycopg.types.json import Jsonb
 except ImportError:  # pragma: no cover - exercised in a subprocess by the tests
     raise StoreError("the PostgreSQL store needs psycopg: pip install 'sessmap[postgres]'") from None
+
+# Loads psycopg itself: only once the driver is known to be there.
+from sessmap.stores.postgres_transcripts import PostgresTranscripts, create_transcript_tables
 
 Connection = psycopg.Connection[tuple[Any, ...]]
 Cursor = psycopg.Cursor[tuple[Any, ...]]
@@ -49,16 +53,17 @@ _SESSMAP_PARAMETERS = ("schema",)
 # Column order of every SELECT and INSERT below; last_seen is generated, never written.
 _COLUMNS: LiteralString = (
     "agent, key, provider, session_id, state, cwd, created_at, updated_at, last_used_at, "
-    "turns, last_exit, parent_agent, parent_key, parent_session_id, labels"
+    "turns, last_exit, parent_agent, parent_key, parent_session_id, labels, host, agent_home, history"
 )
 _ASSIGN_ALL: LiteralString = (
     "provider = EXCLUDED.provider, session_id = EXCLUDED.session_id, state = EXCLUDED.state, "
     "cwd = EXCLUDED.cwd, created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at, "
     "last_used_at = EXCLUDED.last_used_at, turns = EXCLUDED.turns, last_exit = EXCLUDED.last_exit, "
     "parent_agent = EXCLUDED.parent_agent, parent_key = EXCLUDED.parent_key, "
-    "parent_session_id = EXCLUDED.parent_session_id, labels = EXCLUDED.labels"
+    "parent_session_id = EXCLUDED.parent_session_id, labels = EXCLUDED.labels, "
+    "host = EXCLUDED.host, agent_home = EXCLUDED.agent_home, history = EXCLUDED.history"
 )
-_PLACEHOLDERS: LiteralString = "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s"
+_PLACEHOLDERS: LiteralString = ", ".join(["%s"] * 18)
 
 
 # --- migrations: append only; an applied migration is never edited -----------------------
@@ -100,8 +105,20 @@ def _create_mappings(cursor: Cursor, schema: sql.Identifier) -> None:
         cursor.execute(sql.SQL(statement).format(schema=schema))
 
 
+def _add_host_and_history(cursor: Cursor, schema: sql.Identifier) -> None:
+    # Rows written before this migration ran with no host or agent home and no earlier sessions.
+    cursor.execute(
+        sql.SQL(
+            "ALTER TABLE {schema}.mappings ADD COLUMN host text, ADD COLUMN agent_home text,"
+            " ADD COLUMN history jsonb NOT NULL DEFAULT '[]'::jsonb"
+        ).format(schema=schema)
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[Cursor, sql.Identifier], None]]] = [
     ("create_mappings", _create_mappings),
+    ("add_host_and_history", _add_host_and_history),
+    ("create_transcripts", create_transcript_tables),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -123,6 +140,8 @@ def thread_lock_id(schema: str, agent: str, key: str) -> int:
 class PostgresStore:
     """A Store on PostgreSQL (psycopg 3). One connection per store object, reused."""
 
+    shared = True
+
     def __init__(self, url: str) -> None:
         self.url = mask_password(url)
         self._secrets = passwords_in(url)
@@ -136,6 +155,8 @@ class PostgresStore:
         self._schema = sql.Identifier(schema)
         self._table = sql.Identifier(schema, "mappings")
         self._cursor_names = itertools.count()
+        self._transcripts = PostgresTranscripts(lambda: self._connection, self._errors, schema)
+        self.transcripts: TranscriptStore = self._transcripts
         self._conn = self._connect()
         try:
             self.schema_version = self._migrate()
@@ -269,12 +290,15 @@ class PostgresStore:
             parent.key if parent else None,
             parent.session_id if parent else None,
             Jsonb(dict(mapping.labels)),
+            mapping.host,
+            mapping.agent_home,
+            Jsonb([entry.to_dict() for entry in mapping.history]),
         )
 
     @staticmethod
     def _mapping(row: tuple[Any, ...]) -> Mapping:
         (agent, key, provider, session_id, state, cwd, created, updated, used, turns, last_exit) = row[:11]
-        parent_agent, parent_key, parent_session_id, labels = row[11:]
+        parent_agent, parent_key, parent_session_id, labels, host, agent_home, history = row[11:]
         return Mapping(
             key=key,
             agent=agent,
@@ -289,6 +313,9 @@ class PostgresStore:
             last_exit=last_exit,
             parent=Parent(parent_agent, parent_key, parent_session_id) if parent_key is not None else None,
             labels=labels,
+            host=host,
+            agent_home=agent_home,
+            history=_history(history) if history else (),
         )
 
     # --- the Store protocol -----------------------------------------------------------------
@@ -514,7 +541,8 @@ class PostgresStore:
                 seq bigint, agent text, key text COLLATE "C", provider text, session_id text,
                 state text, cwd text, created_at timestamptz, updated_at timestamptz,
                 last_used_at timestamptz, turns bigint, last_exit bigint, parent_agent text,
-                parent_key text COLLATE "C", parent_session_id text, labels jsonb
+                parent_key text COLLATE "C", parent_session_id text, labels jsonb,
+                host text, agent_home text, history jsonb
             ) ON COMMIT DROP"""
         )
         total = 0
@@ -589,6 +617,8 @@ class PostgresStore:
                 mapping.validate()
             except SessmapError as error:
                 problems.append(f"mapping {mapping.key!r} (agent {mapping.agent}): {error}")
+        if version == SCHEMA_VERSION:  # an older schema may not have the transcript tables yet
+            problems.extend(self._transcripts.problems())
         return problems
 
     def close(self) -> None:
@@ -617,6 +647,15 @@ def _not_found(agent: str, key: str) -> NoReturn:
 
 def _utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
+
+
+def _history(entries: Any) -> tuple[HistoryEntry, ...]:
+    # _row wrote validated entries: one that no longer parses was edited outside sessmap, which
+    # makes it the store's problem (exit 1), not bad input (exit 2).
+    try:
+        return tuple(HistoryEntry.from_dict(entry) for entry in entries)
+    except (InvalidInput, TypeError) as error:
+        raise StoreError(f"a mapping's history in the PostgreSQL store is corrupt ({error})") from None
 
 
 def _like_escape(text: str) -> str:

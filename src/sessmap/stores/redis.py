@@ -9,7 +9,8 @@ Layout under a key prefix ``P`` (``sessmap`` unless the URL says ``?prefix=…``
                           (epoch seconds): age ranges for ``list`` and ``prune``;
 * ``P:forks:<agent>:<key>`` set of the members forked from that mapping;
 * ``P:lock:<agent>:<key>``  a thread lock; ``P:schema``, ``P:migrations``: the schema version
-                          and the log of applied migrations.
+                          and the log of applied migrations;
+* ``P:t…``                transcripts (SPEC §7): the layout is in redis_transcripts.py.
 
 Every write WATCHes the documents it reads and commits the document and its index entries in
 one MULTI/EXEC, retrying when another client got there first: no unguarded read-then-write.
@@ -44,7 +45,8 @@ from typing import IO, Any, TypeVar, cast
 
 from sessmap.errors import Busy, Conflict, InvalidInput, NotFound, SessmapError, StoreError
 from sessmap.model import Mapping, format_timestamp, now, validate_key
-from sessmap.stores.base import ImportResult, OnConflict, Query, renamed, reparented
+from sessmap.stores.base import ImportResult, OnConflict, Query, TranscriptStore, renamed, reparented
+from sessmap.stores.redis_transcripts import RedisTranscripts
 from sessmap.urls import duration_parameter, mask_password, passwords_in, pop_parameters, redact
 
 try:
@@ -82,8 +84,18 @@ def _create_layout(client: redis.Redis, prefix: str) -> None:
     """Version 1: the layout in the module docstring; nothing existed before it to convert."""
 
 
+def _add_transcripts(client: redis.Redis, prefix: str) -> None:
+    """Version 2: transcripts (``P:t…``) and mappings with host, agent_home and history.
+
+    Nothing to convert: a document without the new fields reads as null / no history. The
+    version is raised all the same, so an older sessmap, which would refuse documents that
+    carry them, refuses the store instead of failing on them one by one.
+    """
+
+
 MIGRATIONS: list[tuple[str, Callable[[redis.Redis, str], None]]] = [
     ("create_layout", _create_layout),
+    ("add_transcripts", _add_transcripts),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -97,7 +109,10 @@ def _bound(moment: datetime, *, exclusive: bool = False) -> str:
 
 
 class RedisStore:
-    """A Store on Redis (redis-py). One client (with its connection pool) per store object."""
+    """A Store on Redis (redis-py). One client (with its connection pool) per store object,
+    and one more returning bytes, for transcripts."""
+
+    shared = True
 
     def __init__(self, url: str) -> None:
         self.url = mask_password(url)
@@ -114,24 +129,32 @@ class RedisStore:
         except BaseException:
             self._client.close()
             raise
+        # Transcript lines are bytes, and a tail may end inside a UTF-8 sequence: they need a
+        # client that does not decode. It connects on first use.
+        self._bytes_client = self._new_client(driver_url, decode_responses=False)
+        self._transcripts = RedisTranscripts(self._bytes_client, self._prefix, self._errors)
+        self.transcripts: TranscriptStore = self._transcripts
 
     # --- connection and errors --------------------------------------------------------------
 
     def _connect(self, driver_url: str) -> redis.Redis:
         with self._errors(f"cannot connect to Redis at {self.url}"):
-            try:
-                client = redis.Redis.from_url(
-                    driver_url,
-                    decode_responses=True,
-                    socket_connect_timeout=CONNECT_TIMEOUT_SECONDS,
-                    socket_timeout=SOCKET_TIMEOUT_SECONDS,
-                    retry=Retry(NoBackoff(), 0),
-                    client_name="sessmap",
-                )
-            except ValueError as error:
-                raise InvalidInput(self._describe(f"invalid Redis URL {self.url}", error)) from None
+            client = self._new_client(driver_url, decode_responses=True)
             client.ping()
         return client
+
+    def _new_client(self, driver_url: str, *, decode_responses: bool) -> redis.Redis:
+        try:
+            return redis.Redis.from_url(
+                driver_url,
+                decode_responses=decode_responses,
+                socket_connect_timeout=CONNECT_TIMEOUT_SECONDS,
+                socket_timeout=SOCKET_TIMEOUT_SECONDS,
+                retry=Retry(NoBackoff(), 0),
+                client_name="sessmap",
+            )
+        except ValueError as error:
+            raise InvalidInput(self._describe(f"invalid Redis URL {self.url}", error)) from None
 
     def _describe(self, context: str, error: BaseException) -> str:
         detail = " ".join(str(error).split())
@@ -617,10 +640,12 @@ class RedisStore:
                         problems.append(
                             f"{doc}: carries a Redis expiry; sessmap mappings expire only by prune"
                         )
+        problems.extend(self._transcripts.problems())
         return problems
 
     def close(self) -> None:
         self._client.close()
+        self._bytes_client.close()
 
     def __enter__(self) -> RedisStore:
         return self
