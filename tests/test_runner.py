@@ -178,13 +178,13 @@ def test_missing_transcript_starts_fresh_in_the_same_run(agents: FakeAgents) -> 
     assert agents.turns()[-1]["argv"][:2] == ["--session-id", new.session_id]
 
 
-def test_missing_transcript_with_on_stale_fail_exits_1_and_keeps_the_mapping(agents: FakeAgents) -> None:
+def test_missing_transcript_with_on_stale_fail_exits_125_and_keeps_the_mapping(agents: FakeAgents) -> None:
     agents.sessmap("exec", "t", "--", "claude", "-p", "one")
     old = agents.mapping("t")
     assert old and old.session_id
     agents.claude_transcript(old.session_id).unlink()
     result = agents.sessmap("exec", "t", "--on-stale", "fail", "--", "claude", "-p", "two")
-    assert result.returncode == 1
+    assert result.returncode == 125
     assert result.stderr.decode().count("\n") == 1 and b"sessmap: error:" in result.stderr
     assert agents.mapping("t") == old
     assert len(agents.turns()) == 1
@@ -199,7 +199,7 @@ def test_config_on_stale_fail(agents: FakeAgents) -> None:
     config = agents.root / "config.toml"
     config.write_text('on_stale = "fail"\n')
     result = agents.sessmap("--config", str(config), "exec", "c", "--", "codex", "exec", "--json", "two")
-    assert result.returncode == 1
+    assert result.returncode == 125
     assert agents.mapping("c") == old
 
 
@@ -229,7 +229,7 @@ def test_agent_saying_no_conversation_with_on_stale_fail(agents: FakeAgents) -> 
     (transcript.parent.parent / "-x").mkdir()
     transcript.rename(transcript.parent.parent / "-x" / transcript.name)
     result = agents.sessmap("exec", "t", "--on-stale", "fail", "--", "claude", "-p", "two")
-    assert result.returncode == 1
+    assert result.returncode == 125
     assert agents.mapping("t") == old
 
 
@@ -259,7 +259,7 @@ def test_fork_of_a_gone_parent_starts_fresh(agents: FakeAgents) -> None:
 )
 def test_commands_with_session_flags_are_usage_errors(agents: FakeAgents, command: list[str]) -> None:
     result = agents.sessmap("exec", "t", "--", *command)
-    assert result.returncode == 2
+    assert result.returncode == 125
     assert result.stderr.decode().count("\n") == 1
     assert agents.mapping("t") is None and agents.turns() == []
 
@@ -279,7 +279,7 @@ def test_dry_run_prints_the_argv_and_changes_nothing(agents: FakeAgents) -> None
 
 def test_provider_comes_from_the_option_then_the_profile(agents: FakeAgents) -> None:
     install_fake_agent(agents.root / "bin", "my-claude")
-    assert agents.sessmap("exec", "t", "--", "my-claude", "-p", "x").returncode == 2  # cannot tell
+    assert agents.sessmap("exec", "t", "--", "my-claude", "-p", "x").returncode == 125  # cannot tell
     assert agents.sessmap("exec", "t", "--provider", "claude", "--", "my-claude", "-p", "x").returncode == 0
     config = agents.root / "config.toml"
     config.write_text('[agents.rev]\nprovider = "claude"\nargs = ["--model", "sonnet"]\n')
@@ -290,7 +290,7 @@ def test_provider_comes_from_the_option_then_the_profile(agents: FakeAgents) -> 
 
 def test_another_provider_on_a_mapped_thread_is_a_conflict(agents: FakeAgents) -> None:
     agents.sessmap("exec", "t", "--", "claude", "-p", "x")
-    assert agents.sessmap("exec", "t", "--", "codex", "exec", "x").returncode == 4
+    assert agents.sessmap("exec", "t", "--", "codex", "exec", "x").returncode == 125
     assert agents.sessmap("exec", "t", "--new", "--", "codex", "exec", "x").returncode == 0
 
 
@@ -311,7 +311,7 @@ def test_template_provider_from_the_config(agents: FakeAgents) -> None:
     assert mapping and mapping.provider == "gem" and mapping.state == "active"
     assert agents.sessmap(*run, "gem", "-p", "two").returncode == 0
     assert agents.turns()[-1]["argv"][:2] == ["--resume", mapping.session_id]
-    assert agents.sessmap(*run, "gem", "--resume", "x").returncode == 2
+    assert agents.sessmap(*run, "gem", "--resume", "x").returncode == 125
     # Stale: only the output can tell (templates have no transcript path).
     assert mapping.session_id
     agents.claude_transcript(mapping.session_id).unlink()
@@ -512,7 +512,7 @@ def test_cwd_option_on_first_use(agents: FakeAgents) -> None:
     assert [run["cwd"] for run in agents.turns()] == [str(target.resolve())] * 2
     assert agents.turns()[1]["argv"][0] == "--resume"
     other = agents.sessmap("exec", "t", "--cwd", str(agents.work), "--", "claude", "-p", "z")
-    assert other.returncode == 4
+    assert other.returncode == 125  # a conflict is sessmap's failure
 
 
 # -- one run per thread --------------------------------------------------------------------

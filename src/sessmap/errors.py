@@ -14,6 +14,7 @@ class ExitCode(IntEnum):
     NOT_FOUND = 3  # no such mapping
     CONFLICT = 4  # mapping exists, provider mismatch
     BUSY = 75  # thread busy (EX_TEMPFAIL)
+    SESSMAP_FAILED = 125  # exec: sessmap itself failed, not the agent (as env, timeout, docker run)
     CANNOT_EXECUTE = 126  # exec: the agent command is not executable (shell convention)
     COMMAND_NOT_FOUND = 127  # exec: the agent command is not found (shell convention)
     INTERRUPTED = 130  # Ctrl-C
@@ -62,6 +63,17 @@ class StoreError(SessmapError):
     """The store is unreachable, corrupt, foreign, of a newer schema, or an I/O error happened."""
 
     exit_code = ExitCode.ERROR
+
+
+class ExecFailed(SessmapError):
+    """Inside ``exec``, any failure of sessmap's own (store, config, usage, conflict, stale):
+    exit 125, so it cannot be mistaken for the agent's status."""
+
+    exit_code = ExitCode.SESSMAP_FAILED
+
+    @classmethod
+    def wrapping(cls, err: SessmapError) -> ExecFailed:
+        return cls(str(err), hint=err.hint)
 
 
 class StaleSession(SessmapError):

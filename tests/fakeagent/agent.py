@@ -174,6 +174,7 @@ def main() -> None:
             "session_id": session_id,
             "history": history,
             "stdin": stdin,
+            "sessmap_env": {name: value for name, value in ENV.items() if name.startswith("SESSMAP_")},
             "pid": os.getpid(),
             "at": time.time(),
         }

@@ -211,7 +211,7 @@ def test_a_symlink_at_a_thread_lock_path_is_refused(tmp_path: Path, file_kind: s
     ran = tmp_path / "agent-ran"
 
     result = run_sessmap("--store", url, "exec", "seed", "--", "touch", str(ran))
-    assert_failed_cleanly(result, 1, "cannot lock")
+    assert_failed_cleanly(result, 125, "cannot lock")  # exec: sessmap failed, not the agent
     assert not target.exists() and not ran.exists()
 
 

@@ -18,7 +18,7 @@ from typer.core import TyperGroup
 from sessmap import __version__
 from sessmap.cli.complete import complete_keys
 from sessmap.cli.context import AppContext, app_context
-from sessmap.cli.failures import PROG, describe, error_line, reader_went_away, with_hint
+from sessmap.cli.failures import PROG, describe, error_line, exec_describe, reader_went_away, with_hint
 from sessmap.cli.options import (
     Agent,
     AgentFilter,
@@ -78,8 +78,9 @@ class SessmapGroup(TyperGroup):
             return ExitCode.USAGE
         except click_errors.UsageError as err:
             command = err.ctx.command_path if err.ctx else prog_name
+            code = ExitCode.SESSMAP_FAILED if self._in_exec() else ExitCode.USAGE
             return self._fail(
-                err, with_hint(err.format_message().rstrip("."), f"try: {command} --help"), ExitCode.USAGE
+                err, with_hint(err.format_message().rstrip("."), f"try: {command} --help"), code
             )
         except click_errors.ClickException as err:
             return self._fail(err, err.format_message(), err.exit_code)
@@ -89,8 +90,12 @@ class SessmapGroup(TyperGroup):
         except BrokenPipeError:
             return reader_went_away()
         except Exception as err:
-            return self._fail(err, *describe(err))
+            return self._fail(err, *(exec_describe(err) if self._in_exec() else describe(err)))
         return result if isinstance(result, int) else ExitCode.OK
+
+    def _in_exec(self) -> bool:
+        """The command line reached ``exec``: its own failures exit 125 (SPEC §6)."""
+        return self._root is not None and self._root.invoked_subcommand == "exec"
 
     def _fail(self, err: BaseException, message: str, code: int) -> int:
         obj = self._root.obj if self._root is not None else None

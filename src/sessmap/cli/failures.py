@@ -26,6 +26,15 @@ def describe(err: Exception) -> tuple[str, int]:
     return f"unexpected {type(err).__name__}: {err}; run with -v for the traceback", ExitCode.ERROR
 
 
+def exec_describe(err: Exception) -> tuple[str, int]:
+    """As ``describe``, inside ``exec``: every failure of sessmap's own exits 125 (SPEC §6),
+    except busy (75) and the shell's 126/127."""
+    from sessmap.cli.exec_run import exec_code
+
+    message, _ = describe(err)
+    return message, exec_code(err) if isinstance(err, SessmapError) else ExitCode.SESSMAP_FAILED
+
+
 def error_line(message: str) -> str:
     """``sessmap: error: …`` on one line, whatever the message held."""
     return f"{PROG}: error: {' '.join(message.split())}"

@@ -9,7 +9,7 @@ offers the command line to ``run`` first. ``run`` recognises only these forms::
 
     GLOBAL:      --store URL, --config PATH (or --opt=VALUE), -q/--quiet, --no-color
     EXEC-OPTION: -a/--agent NAME, --provider NAME, --cwd DIR, --new, --no-wait,
-                 --wait-timeout DUR, --on-stale fresh|fail
+                 --wait-timeout DUR, --on-stale fresh|fail, --status FILE, --status-fd N
 
 and answers them with the same core calls, output, error lines and exit codes as the full
 app (``sessmap.cli.app``). Anything else (``--help``, ``--json``, ``-v``, ``--dry-run``, shell
@@ -30,12 +30,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from sessmap.config import Config, OnStale
+    from sessmap.config import OnStale
     from sessmap.runner import ExecRequest
-    from sessmap.stores.base import Store
 
 from sessmap.cli.context import AppContext
-from sessmap.cli.failures import PROG, error_line
+from sessmap.cli.failures import error_line
 
 _GLOBAL_VALUES = {"--store": "store", "--config": "config"}
 _GLOBAL_FLAGS = {"-q": "quiet", "--quiet": "quiet", "--no-color": "no_color"}
@@ -46,6 +45,8 @@ _EXEC_VALUES = {
     "--cwd": "cwd",
     "--wait-timeout": "wait_timeout",
     "--on-stale": "on_stale",
+    "--status": "status",
+    "--status-fd": "status_fd",
 }
 _EXEC_FLAGS = {"--new": "new", "--no-wait": "no_wait"}
 _ON_STALE_CHOICES = ("fresh", "fail")
@@ -156,7 +157,7 @@ def plan(argv: Sequence[str]) -> Callable[[], int] | None:
         action = _exec_command(rest)
     if action is None:
         return None
-    return lambda: _run(action, parsed_globals)
+    return lambda: _run(action, parsed_globals, in_exec=name == "exec")
 
 
 def _agent(parsed: _Parsed) -> str:
@@ -224,18 +225,6 @@ def exec_request(
     )
 
 
-def run_request(request: ExecRequest, store: Store, config: Config, info: Callable[[str], None]) -> int:
-    """Run the agent for `exec`, messages through ``info``; the exit code to end with."""
-    from sessmap.runner import run_exec
-
-    def notify(message: str) -> None:
-        info(f"{PROG}: {message}")
-        sys.stderr.flush()
-
-    sys.stdout.flush()  # nothing of ours may arrive after the agent's output
-    return run_exec(request, store, config, notify=notify).exit_code
-
-
 def _exec_command(tokens: Sequence[str]) -> Callable[[_Globals], None] | None:
     if "--" not in tokens:
         return None  # without --, CMD's own options would be read as sessmap's
@@ -249,18 +238,25 @@ def _exec_command(tokens: Sequence[str]) -> Callable[[_Globals], None] | None:
     key, command, agent = parsed.arguments[0], parsed.arguments[1:], _agent(parsed)
 
     def exec_(context: _Globals) -> None:
-        request = exec_request(
-            key,
-            command,
-            agent=agent,
-            provider=parsed.values.get("provider"),
-            cwd=parsed.values.get("cwd"),
-            new="new" in parsed.flags,
-            no_wait="no_wait" in parsed.flags,
-            wait_timeout=parsed.values.get("wait_timeout"),
-            on_stale=on_stale,  # type: ignore[arg-type]  # checked against the choices above
-        )
-        code = run_request(request, context.store, context.config, context.info)
+        from sessmap.cli.exec_run import StatusTarget, run_exec_command
+
+        def build() -> ExecRequest:
+            return exec_request(
+                key,
+                command,
+                agent=agent,
+                provider=parsed.values.get("provider"),
+                cwd=parsed.values.get("cwd"),
+                new="new" in parsed.flags,
+                no_wait="no_wait" in parsed.flags,
+                wait_timeout=parsed.values.get("wait_timeout"),
+                on_stale=on_stale,  # type: ignore[arg-type]  # checked against the choices above
+            )
+
+        def status() -> StatusTarget | None:
+            return StatusTarget.parse(parsed.values.get("status"), parsed.values.get("status_fd"))
+
+        code = run_exec_command(key, agent, build, context, status)
         if code:
             raise _Exit(code)
 
@@ -275,10 +271,10 @@ class _Exit(Exception):
         self.code = code
 
 
-def _run(action: Callable[[_Globals], None], parsed_globals: _Parsed) -> int:
+def _run(action: Callable[[_Globals], None], parsed_globals: _Parsed, *, in_exec: bool) -> int:
     """Run ``action`` and turn what it raises into one error line and an exit code, exactly as
     ``SessmapGroup._run`` in cli/app.py does (its ``-v`` traceback never applies here)."""
-    from sessmap.cli.failures import describe, reader_went_away
+    from sessmap.cli.failures import describe, exec_describe, reader_went_away
 
     try:
         context = _Globals.from_options(parsed_globals)  # may fail like the root callback: a bad ~user
@@ -294,7 +290,7 @@ def _run(action: Callable[[_Globals], None], parsed_globals: _Parsed) -> int:
     except BrokenPipeError:
         return reader_went_away()
     except Exception as err:
-        return _fail(*describe(err))
+        return _fail(*(exec_describe(err) if in_exec else describe(err)))
     return 0
 
 

@@ -6,10 +6,13 @@ from collections.abc import Callable, Sequence
 from collections.abc import Mapping as EnvMapping
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any, Literal
 
 from sessmap.config import OnStale
 from sessmap.model import DEFAULT_AGENT, Mapping
 from sessmap.providers import Step
+
+Action = Literal["started", "resumed", "forked", "stale-restarted"]
 
 Notify = Callable[[str], None]
 """Receives one-line messages for the user (a stale session dropped, an id not learned)."""
@@ -70,13 +73,36 @@ class ExecResult:
     cwd: str
     provider: str
     mapping: Mapping | None
-    """The mapping as recorded after the run (None if it was removed meanwhile)."""
-    stale_session_id: str | None = None
-    """The session found gone and replaced by a new one during this run, if any."""
+    """The mapping as recorded after the run (None if it could not be recorded)."""
+    key: str
+    agent: str
+    action: Action
+    """``started`` (a new session), ``resumed``, ``forked``, or ``stale-restarted`` (the
+    mapped session was gone, a new one took its place: the thread lost its context)."""
+    session_id: str | None
+    """The session the run used (None when the id of a new one could not be learned)."""
+    previous_session_id: str | None = None
+    """The session the thread held before, when this run replaced it (stale, ``new``)."""
+    error: str | None = None
+    """What went wrong in sessmap's own bookkeeping after the agent ran (the turn not recorded)."""
     stdout: bytes | None = None
     stderr: bytes | None = None
     """With ``capture_output``: what the agent wrote (of the last attempt)."""
 
     @property
-    def session_id(self) -> str | None:
-        return self.mapping.session_id if self.mapping else None
+    def stale_session_id(self) -> str | None:
+        """The session found gone and replaced during this run, if any."""
+        return self.previous_session_id if self.action == "stale-restarted" else None
+
+    def status(self) -> dict[str, Any]:
+        """The ``--status`` report (SPEC §4)."""
+        return {
+            "key": self.key,
+            "agent": self.agent,
+            "session_id": self.session_id,
+            "previous_session_id": self.previous_session_id,
+            "action": self.action,
+            "turns": self.mapping.turns if self.mapping else None,
+            "exit": self.exit_code,
+            "error": self.error,
+        }

@@ -7,6 +7,7 @@ the CLI picked, read from its output or from the session file it holds open).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,12 +19,14 @@ from sessmap.model import Mapping, now
 from sessmap.providers import AgentOutput, Provider, Step, get_provider
 from sessmap.runner import process
 from sessmap.runner.process import Launch, Outcome, SignalForwarder
-from sessmap.runner.request import ExecRequest, ExecResult, Notify
+from sessmap.runner.request import Action, ExecRequest, ExecResult, Notify
 from sessmap.runner.resolve import check_runnable, provider_name, working_directory
 from sessmap.runner.stdin import StdinReplay
 from sessmap.stores.base import Store
 from sessmap.transcripts.presence import Presence, Sighting, presence, this_host
 from sessmap.transcripts.sync import TranscriptSync, keeps_copies
+
+_ACTIONS: dict[str, Action] = {"new": "started", "resume": "resumed", "fork": "forked"}
 
 # An id in the output comes first (codex's thread.started): look for it live only this far.
 _LIVE_SCAN = 64 << 10
@@ -150,8 +153,9 @@ class Run:
     # -- running -------------------------------------------------------------------------
 
     def run(self) -> ExecResult:
+        previous = self.mapping.session_id if self.mapping is not None and self.request.new else None
         step = self.choose_step()
-        env = dict(self.request.env) if self.request.env is not None else None
+        env = dict(os.environ if self.request.env is None else self.request.env)
         check_runnable(self.command[0], self.cwd, env)
         started = now()
         replay = None
@@ -164,26 +168,40 @@ class Run:
                 stale_id = step.parent_id if step.kind == "fork" else step.session_id
                 step = self.stale(stale_id, "the agent has no conversation with that id")
                 outcome = self.attempt(step, env, forwarder, replay)
-        mapping = self.record_turn(step, outcome, started)
+        mapping, error = self.record_turn(step, outcome, started)
+        action: Action = "stale-restarted" if self.stale_id is not None else _ACTIONS[step.kind]
         return ExecResult(
             exit_code=outcome.exit_code,
             argv=tuple(outcome.argv),
             cwd=self.cwd,
             provider=self.provider.name,
             mapping=mapping,
-            stale_session_id=self.stale_id,
+            key=self.request.key,
+            agent=self.request.agent,
+            action=action,
+            session_id=mapping.session_id if mapping else outcome.new_session_id or step.session_id,
+            previous_session_id=self.stale_id if self.stale_id is not None else previous,
+            error=error,
             stdout=outcome.stdout,
             stderr=outcome.stderr,
         )
 
     def attempt(
-        self, step: Step, env: dict[str, str] | None, forwarder: SignalForwarder, replay: StdinReplay | None
+        self, step: Step, env: dict[str, str], forwarder: SignalForwarder, replay: StdinReplay | None
     ) -> Outcome:
         self.record_start(step)
         self.restore(step)
         request = self.request
         capture = _Capture(self, step) if step.creates_session and step.session_id is None else None
         stdin = replay.attach() if replay is not None else request.stdin
+        # What the agent (or a hook it runs) learns of its thread; empty while a CLI-picked id is unknown.
+        session = step.session_id or ""
+        env = {
+            **env,
+            "SESSMAP_KEY": request.key,
+            "SESSMAP_AGENT": request.agent,
+            "SESSMAP_SESSION_ID": session,
+        }
         launch = Launch(
             self.argv(step),
             self.cwd,
@@ -257,7 +275,23 @@ class Run:
         except SessmapError as err:
             self.notify(f"could not record session {session_id} yet ({err.line}); will retry after the run")
 
-    def record_turn(self, step: Step, outcome: Outcome, started: datetime) -> Mapping | None:
+    def record_turn(
+        self, step: Step, outcome: Outcome, started: datetime
+    ) -> tuple[Mapping | None, str | None]:
+        """Record the turn; a store failure is retried once, then reported, never raised: the
+        agent ran, and its exit status is what the caller must see."""
+        try:
+            return self._record_turn(step, outcome, started), None
+        except StoreError:
+            pass
+        try:
+            return self._record_turn(step, outcome, started), None
+        except StoreError as err:
+            message = f"the turn of thread {self.request.key!r} was not recorded: {err.line}"
+            self.notify(message)
+            return None, message
+
+    def _record_turn(self, step: Step, outcome: Outcome, started: datetime) -> Mapping | None:
         session_id = outcome.new_session_id or step.session_id
         found = self.upload(session_id)
         materialised = step.kind == "resume" or (
