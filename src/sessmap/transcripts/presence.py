@@ -9,7 +9,6 @@ that moves the agent's files, a mapping no run has recorded yet) is *unknown*, n
 from __future__ import annotations
 
 import os
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -37,7 +36,8 @@ class Presence:
 
 
 def this_host() -> str:
-    return socket.gethostname()
+    # What gethostname() returns, without loading socket on exec's path.
+    return os.uname().nodename
 
 
 @dataclass(frozen=True, slots=True)

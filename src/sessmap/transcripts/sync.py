@@ -9,7 +9,6 @@ stored copy's size and last bytes, so a turn costs the store the bytes it added.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,9 +109,11 @@ class TranscriptSync:
             )
             return None
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        import tempfile  # only a restore writes a file: a resumed turn on this host never does
+
         handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
         try:
-            with os.fdopen(handle, "wb") as stream:
+            with os.fdopen(handle, "wb", buffering=_CHUNK) as stream:
                 if first is not None:
                     stream.write(first + b"\n")
                 for line in lines:
