@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from sessmap.stores.base import Store
 
 _CHUNK = 1 << 20
+# A restore writes thousands of short lines: far fewer system calls than the 8 KiB default.
+_WRITE_BUFFER = 256 << 10
 
 Notify = Callable[[str], None]
 
@@ -113,7 +115,7 @@ class TranscriptSync:
 
         handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
         try:
-            with os.fdopen(handle, "wb", buffering=_CHUNK) as stream:
+            with os.fdopen(handle, "wb", buffering=_WRITE_BUFFER) as stream:
                 if first is not None:
                     stream.write(first + b"\n")
                 for line in lines:
