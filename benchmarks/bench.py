@@ -70,6 +70,7 @@ def run(
     stdin: Path | None = None,
     stdout: Path | None = None,
     ok: Sequence[int] = (0,),
+    cwd: Path | None = None,
 ) -> Run:
     """One process, timed from spawn to reaping (or its CPU time, with --clock cpu); its peak
     memory from wait4's rusage."""
@@ -77,7 +78,9 @@ def run(
     stdout_file = stdout.open("wb") if stdout else subprocess.DEVNULL
     with tempfile.TemporaryFile() as stderr:
         start = time.perf_counter()
-        process = subprocess.Popen(argv, stdin=stdin_file, stdout=stdout_file, stderr=stderr, env=env)
+        process = subprocess.Popen(
+            argv, stdin=stdin_file, stdout=stdout_file, stderr=stderr, env=env, cwd=cwd
+        )
         _, status, usage = os.wait4(process.pid, 0)
         seconds = time.perf_counter() - start
         if CLOCK == "cpu":
@@ -162,6 +165,7 @@ def write_rows(size: int, jsonl: Path, tsv: Path, now: datetime, cwd: Path) -> N
                 "" if last_exit is None else str(last_exit),
                 *("", "", ""),  # no parent
                 json.dumps(labels, sort_keys=True),
+                *("", "", "[]"),  # no host, no agent home, no history (schema 2's columns)
             ]
             out_tsv.write("\t".join(table_row) + "\n")
 
@@ -682,6 +686,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             bench.json_vs_sqlite(files)
         bench.server_vs_sqlite("PostgreSQL", options.postgres, small)
         bench.server_vs_sqlite("Redis", options.redis, small)
+        # The transcript rows (benchmarks/bench_transcripts.py) use this module's helpers, under
+        # the name they import it by, even when this file runs as __main__.
+        sys.modules.setdefault("bench", sys.modules[__name__])
+        import bench_transcripts
+
+        bench_transcripts.add_rows(bench)
         print()
         print_table(bench.rows)
         failed = [row for row in bench.rows if row.verdict == "FAIL"]
