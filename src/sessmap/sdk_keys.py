@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import unicodedata
 
 __all__ = ["MAX_SANITIZED_LENGTH", "project_key_for", "sanitize_path"]
 
@@ -76,4 +75,8 @@ def project_key_for(cwd: str | os.PathLike[str]) -> str:
     path = os.fspath(cwd)
     with contextlib.suppress(OSError):  # as the SDK does: on error keep the path as given
         path = os.path.realpath(path)
-    return sanitize_path(unicodedata.normalize("NFC", path))
+    if not path.isascii():  # ASCII is NFC already; most paths need no unicodedata
+        import unicodedata
+
+        path = unicodedata.normalize("NFC", path)
+    return sanitize_path(path)

@@ -6,7 +6,6 @@ Typer-free: the fast path imports it too.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Callable
@@ -47,6 +46,8 @@ class StatusTarget:
         return cls(fd=number)
 
     def write(self, report: dict[str, Any]) -> None:
+        import json  # only a run asked to report loads it
+
         data = (json.dumps(report, ensure_ascii=False) + "\n").encode("utf-8")
         try:
             if self.path is not None:

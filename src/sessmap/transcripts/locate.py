@@ -11,7 +11,6 @@ codex: ``<home>/sessions/YYYY/MM/DD/rollout-<timestamp>-<id>.jsonl``, or directl
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
 from collections.abc import Mapping as EnvMapping
@@ -164,6 +163,8 @@ def _rollout_start(first_line: bytes | None) -> datetime | None:
     if not first_line:
         return None
     try:
+        import json  # only a codex restore reads a rollout's first line
+
         meta = json.loads(first_line)
         stamp = meta.get("payload", {}).get("timestamp") or meta.get("timestamp")
         return datetime.fromisoformat(stamp).astimezone(UTC)
