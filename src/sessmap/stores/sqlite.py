@@ -36,6 +36,7 @@ from sessmap.stores.base import ImportResult, OnConflict, Query, TranscriptStore
 from sessmap.stores.sqlite_transcripts import SQLiteTranscripts, m003_create_transcripts
 
 BUSY_TIMEOUT = timedelta(seconds=30)
+_SETTLE_SECONDS = 1.0  # how long a file that looks short may take to be whole (a checkpoint)
 MIGRATIONS_TABLE = "sessmap_migrations"
 _HEADER = b"SQLite format 3\x00"
 
@@ -353,21 +354,30 @@ def inspect_file(path: Path) -> int:
 
     ``StoreError`` if the file is corrupt, truncated, another program's database, or newer.
     """
-    try:
-        size = path.stat().st_size
-        if size == 0:
+    # Another process may be checkpointing: it grows the file and rewrites the header while we
+    # look, and a moment later deletes the WAL. A file that only looks short while that happens
+    # is looked at again; a truncated copy stays short.
+    deadline = time.monotonic() + _SETTLE_SECONDS
+    while True:
+        read = _header(path)
+        if read is None:
             return 0
-        with path.open("rb") as handle:
-            header = handle.read(100)
-    except FileNotFoundError:
-        return 0
-    except OSError as err:
-        raise StoreError(f"cannot read {path}: {err.strerror}") from None
-    if len(header) < 100 or not header.startswith(_HEADER):
-        raise StoreError(
-            f"{path} is not a sessmap store (not a SQLite database, or damaged); use another path"
-        )
-    _check_length(path, header, size)
+        header, size = read
+        if not _HEADER.startswith(header[: len(_HEADER)]):
+            raise StoreError(
+                f"{path} is not a sessmap store (not a SQLite database, or damaged); use another path"
+            )
+        if len(header) == 100 and _whole(path, header, size):
+            break
+        if time.monotonic() >= deadline:  # a short header is a file being created, for a moment
+            if len(header) < 100:
+                raise StoreError(
+                    f"{path} is not a sessmap store (not a SQLite database, or damaged); use another path"
+                )
+            raise StoreError(
+                f"{path} is truncated or corrupt ({size} bytes); restore it from a backup or use another path"
+            )
+        time.sleep(0.02)
     uri = f"file:{urllib.parse.quote(str(path))}?mode=ro"
     if header[18] == 2 and not path.with_name(path.name + "-wal").exists():
         # A WAL database nobody has open: even a read-only connection would leave -wal and
@@ -401,23 +411,32 @@ def _table_names(db: sqlite3.Connection) -> set[str]:
     return {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
 
 
-def _check_length(path: Path, header: bytes, size: int) -> None:
-    """Refuse a file shorter than its header says (a truncated copy), unless a WAL holds the rest."""
+def _header(path: Path) -> tuple[bytes, int] | None:
+    """The first 100 bytes and the size (taken after them), or None for a missing or empty file."""
+    try:
+        with path.open("rb") as handle:
+            header = handle.read(100)
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return None
+    except OSError as err:
+        raise StoreError(f"cannot read {path}: {err.strerror}") from None
+    return (header, size) if header else None  # empty: a new store, or one just being created
+
+
+def _whole(path: Path, header: bytes, size: int) -> bool:
+    """The file is as long as its header says, or a WAL holds the rest (a truncated copy is not)."""
     wal = path.with_name(path.name + "-wal")
     if wal.exists() and wal.stat().st_size > 0:
-        return  # a checkpoint may have been cut short; SQLite recovers it from the WAL
+        return True  # a checkpoint may have been cut short; SQLite recovers it from the WAL
     page_size = int.from_bytes(header[16:18], "big")  # header fields are big-endian
     page_size = 65536 if page_size == 1 else page_size
     change_counter = int.from_bytes(header[24:28], "big")
     page_count = int.from_bytes(header[28:32], "big")
     valid_for = int.from_bytes(header[92:96], "big")
-    truncated = page_size < 512 or size % page_size != 0
-    if valid_for == change_counter and size < page_count * page_size:
-        truncated = True
-    if truncated:
-        raise StoreError(
-            f"{path} is truncated or corrupt ({size} bytes); restore it from a backup or use another path"
-        )
+    if page_size < 512 or size % page_size != 0:
+        return False
+    return not (valid_for == change_counter and size < page_count * page_size)
 
 
 def _applied_version(path: Path, applied: list[tuple[Any, Any]]) -> int:
