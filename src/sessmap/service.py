@@ -266,6 +266,9 @@ def update(
         merged.update(new_labels)
         changes: dict[str, Any] = {"labels": merged, "updated_at": now()}
         if session_id is not None:
+            if session_id != mapping.session_id:
+                # sessmap has seen the new session nowhere yet: where the old one lived proves nothing
+                changes.update(host=None, agent_home=None)
             mapping = mapping.retired("set", now(), replacement=session_id)
             changes.update(session_id=session_id, state="active", history=mapping.history)
         if provider is not None:

@@ -297,13 +297,27 @@ def test_codex_restore_writes_the_canonical_dated_rollout(codex: Env) -> None:
     assert codex.locator.find(codex.home, ID, "/anywhere") == Found(path, CODEX_PROJECT)
 
 
-def test_codex_restore_extends_a_shorter_rollout_where_it_is(codex: Env) -> None:
+def test_codex_restore_extends_a_shorter_dated_rollout_where_it_is(codex: Env) -> None:
     lines = [codex_meta(), *LINES]
     codex.store.transcripts.append(TranscriptKey(CODEX_PROJECT, ID), lines)
-    flat = write(codex.home / "sessions" / f"rollout-2025-10-05T16-03-09-{ID}.jsonl", content(lines[:2]))
+    name = f"rollout-2025-10-05T16-03-09-{ID}.jsonl"
+    dated = write(codex.home / "sessions" / "2025" / "10" / "05" / name, content(lines[:2]))
     codex.sync.restore(ID, codex.cwd)
-    assert flat.read_bytes() == content(lines)
-    assert list((codex.home / "sessions").rglob("*.jsonl")) == [flat]
+    assert dated.read_bytes() == content(lines)
+    assert list((codex.home / "sessions").rglob("*.jsonl")) == [dated]
+
+
+def test_a_flat_rollout_goes_back_to_its_dated_folder_before_a_resume(codex: Env) -> None:
+    # codex's own index remembers the dated path and answers "no rollout found" for a flat file
+    lines = [codex_meta(), *LINES]
+    codex.store.transcripts.append(TranscriptKey(CODEX_PROJECT, ID), lines)
+    name = f"rollout-2025-10-05T16-03-09-{ID}.jsonl"
+    flat = write(codex.home / "sessions" / name, content(lines[:2]))
+    codex.sync.restore(ID, codex.cwd)
+    dated = codex.home / "sessions" / "2025" / "10" / "05" / name
+    assert not flat.exists() and dated.read_bytes() == content(lines)
+    assert list((codex.home / "sessions").rglob("*.jsonl")) == [dated]
+    assert any(str(flat) in message and str(dated) in message for message in codex.messages)
 
 
 def test_codex_restore_leaves_an_archived_rollout_alone(codex: Env) -> None:

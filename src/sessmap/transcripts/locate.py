@@ -12,6 +12,7 @@ codex: ``<home>/sessions/YYYY/MM/DD/rollout-<timestamp>-<id>.jsonl``, or directl
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from collections.abc import Mapping as EnvMapping
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from sessmap.sdk_keys import project_key_for
 from sessmap.stores.base import TranscriptKey
 
 CODEX_PROJECT = "codex"
+_ROLLOUT_DATE = re.compile(r"rollout-(\d{4})-(\d{2})-(\d{2})T")
 """The store's project key for codex rollouts: a claude project key always starts with '-'."""
 
 
@@ -61,6 +63,11 @@ class Locator(Protocol):
     def searched(self, home: Path, cwd: str | None) -> tuple[Path, ...]:
         """The folders ``find`` looks in: a miss proves nothing unless each one that exists
         could be read."""
+        ...
+
+    def settle(self, found: Found) -> Path:
+        """Put a transcript found off the agent's own layout back where the agent will look
+        for it before a resume; where it is now."""
         ...
 
 
@@ -127,6 +134,9 @@ class ClaudeLocator:
         projects = home / "projects"
         return (projects, projects / self.project_key(cwd)) if cwd else (projects,)
 
+    def settle(self, found: Found) -> Path:
+        return found.path
+
 
 class CodexLocator:
     def home(self, env: EnvMapping[str, str] | None) -> Path:
@@ -156,6 +166,21 @@ class CodexLocator:
 
     def searched(self, home: Path, cwd: str | None) -> tuple[Path, ...]:
         return (home / "sessions", home / "archived_sessions")
+
+    def settle(self, found: Found) -> Path:
+        """A rollout moved directly into ``sessions/`` goes back to its dated folder: codex's
+        own index remembers that path and answers "no rollout found" for the flat file."""
+        path = found.path
+        match = _ROLLOUT_DATE.match(path.name)
+        if found.archived or path.parent.name != "sessions" or match is None:
+            return path
+        year, month, day = match.groups()
+        target = path.parent / year / month / day / path.name
+        if target.exists():
+            return path
+        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path.replace(target)
+        return target
 
 
 def _rollout_start(first_line: bytes | None) -> datetime | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -49,6 +49,11 @@ class TranscriptSync:
         local = self.locator.find(self.home, session_id, cwd)
         if local is not None and local.archived:
             return  # the user archived it on purpose: the agent says so, sessmap does not undo it
+        if local is not None:
+            settled = self.locator.settle(local)
+            if settled != local.path:
+                self.notify(f"moved {local.path} to {settled}, where {session_id}'s agent looks for it")
+                local = replace(local, path=settled)
         project_key = self._stored_project(session_id, cwd, local)
         if project_key is None:
             return
