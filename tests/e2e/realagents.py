@@ -162,16 +162,24 @@ def _last_user_turn(request: RecordedRequest) -> str:
     return json.dumps(users[-1]) if users else ""
 
 
+def write_codex_config(codex_home: Path, model_url: str) -> Path:
+    """``$CODEX_HOME/config.toml`` pointing codex at the fake model server at ``model_url``."""
+    codex_home.mkdir(parents=True, exist_ok=True)
+    path = codex_home / "config.toml"
+    path.write_text(
+        'model_provider = "fake"\nmodel = "gpt-5"\n\n[model_providers.fake]\nname = "fake"\n'
+        f'base_url = "{model_url}/v1"\nenv_key = "OPENAI_API_KEY"\nwire_api = "responses"\n'
+        "supports_websockets = false\n"
+    )
+    return path
+
+
 @pytest.fixture
 def sandbox(tmp_path: Path, agent_bin: Path, model_server: FakeModelServer) -> Iterator[Sandbox]:
     home = tmp_path / "home"
     codex_home = home / ".codex"
     codex_home.mkdir(parents=True)
-    (codex_home / "config.toml").write_text(
-        'model_provider = "fake"\nmodel = "gpt-5"\n\n[model_providers.fake]\nname = "fake"\n'
-        f'base_url = "{model_server.url}/v1"\nenv_key = "OPENAI_API_KEY"\nwire_api = "responses"\n'
-        "supports_websockets = false\n"
-    )
+    write_codex_config(codex_home, model_server.url)
     env = {name: os.environ[name] for name in _KEEP if name in os.environ}
     env.update(
         PATH=f"{agent_bin}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', os.defpath)}",
