@@ -211,11 +211,93 @@ def test_key_parts_postgres_cannot_hold_are_invalid_input(pg_store: PostgresStor
         pg_store.transcripts.info(TranscriptKey("p", "s\udcff"))
 
 
+def chunks(store: PostgresStore, key: TranscriptKey = MAIN) -> list[tuple[int, int, bytes]]:
+    rows = store._connection.execute(
+        store._sql(
+            "SELECT seq, lines, data FROM {schema}.transcript_entries"
+            " WHERE project_key = %s AND session_id = %s AND subpath = %s ORDER BY seq"
+        ),
+        (key.project_key, key.session_id, key.subpath),
+    )
+    return [(seq, count, bytes(data)) for seq, count, data in rows]
+
+
+def test_lines_are_stored_in_chunks_that_never_split_a_line(pg_store: PostgresStore) -> None:
+    from sessmap.stores.postgres_transcripts import CHUNK_BYTES, CHUNK_LINES
+
+    short = [line(n) for n in range(CHUNK_LINES + 10)]  # more lines than a chunk holds
+    big = [line(n, 300_000) for n in range(8)]  # more bytes than a chunk holds
+    huge = line(99, CHUNK_BYTES + 5)  # a line longer than a chunk: a chunk of its own
+    lines = [*short, *big, huge, line(100), b"", b""]
+    pg_store.transcripts.append(MAIN, iter(lines))
+    pg_store.transcripts.append(MAIN, [line(101)])  # a chunk never spans two appends
+    lines.append(line(101))
+    stored = chunks(pg_store)
+    seq = 0
+    for start, count, data in stored:
+        assert start == seq and data.split(b"\n") == lines[seq : seq + count]
+        assert count <= CHUNK_LINES and (count == 1 or len(data) <= CHUNK_BYTES)
+        seq += count
+    assert seq == len(lines) and stored[-1][1:] == (1, line(101))
+    assert (stored[0][1], [count for _, count, data in stored if data == huge]) == (CHUNK_LINES, [1])
+    assert len(stored) < 12
+    storage = pg_store._connection.execute(
+        "SELECT attstorage FROM pg_catalog.pg_attribute WHERE attrelid = %s::regclass AND attname = 'data'",
+        (f"{pg_store._schema_name}.transcript_entries",),
+    ).fetchone()
+    assert storage == ("e",)  # out of line, never compressed
+    assert list(pg_store.transcripts.read(MAIN)) == lines
+    for start in (0, 1, CHUNK_LINES - 1, CHUNK_LINES, CHUNK_LINES + 11, len(lines) - 3, len(lines) - 1):
+        assert list(pg_store.transcripts.read(MAIN, start)) == lines[start:], start
+    assert list(pg_store.transcripts.read(MAIN, len(lines))) == []
+    assert pg_store.check() == []
+
+
+def test_a_line_with_a_newline_is_refused_and_nothing_of_its_append_kept(pg_store: PostgresStore) -> None:
+    pg_store.transcripts.append(MAIN, [line(0)])
+    with pytest.raises(InvalidInput, match="newline"):
+        pg_store.transcripts.append(MAIN, iter([line(n, 100_000) for n in range(1, 30)] + [b"a\nb"]))
+    assert list(pg_store.transcripts.read(MAIN)) == [line(0)]
+    assert pg_store.transcripts.info(MAIN).lines == 1  # type: ignore[union-attr]
+    assert chunks(pg_store) == [(0, 1, line(0))]
+
+
+def test_a_read_ends_where_the_transcript_ended_when_it_began(pg_store: PostgresStore) -> None:
+    # Appending to the transcript being read (through the same store) neither breaks the read
+    # nor makes it endless: it yields the lines there were when it started.
+    from sessmap.stores.postgres_transcripts import CHUNK_LINES, READ_BATCH
+
+    count = CHUNK_LINES * (READ_BATCH + 1) + 5  # more than one batch of chunks
+    pg_store.transcripts.append(MAIN, (line(n) for n in range(count)))
+    seen = []
+    for entry in pg_store.transcripts.read(MAIN, 3):
+        seen.append(entry)
+        if len(seen) % 1000 == 1:
+            pg_store.transcripts.append(MAIN, [b"later"])
+    assert seen == [line(n) for n in range(3, count)]
+    assert pg_store.transcripts.info(MAIN).lines == count + len(range(0, len(seen), 1000))  # type: ignore[union-attr]
+
+
 def test_check_reports_a_transcript_changed_by_hand(pg_store: PostgresStore) -> None:
     pg_store.transcripts.append(SIDE, [line(1), line(2)])
+    pg_store.transcripts.append(SIDE, [line(3)])
     assert pg_store.check() == []
-    pg_store._connection.execute(pg_store._sql("DELETE FROM {schema}.transcript_entries WHERE seq = 1"))
-    assert pg_store.check() == [f"transcript {SIDE!r}: its entries do not match its 2 recorded line(s)"]
+    pg_store._connection.execute(pg_store._sql("DELETE FROM {schema}.transcript_entries WHERE seq = 2"))
+    assert pg_store.check() == [f"transcript {SIDE!r}: its entries do not match its 3 recorded line(s)"]
+    with pytest.raises(StoreError, match="damaged"):
+        list(pg_store.transcripts.read(SIDE))
+
+
+def test_check_reports_chunks_that_leave_a_gap_though_their_lines_add_up(pg_store: PostgresStore) -> None:
+    for n in range(3):
+        pg_store.transcripts.append(MAIN, [line(n)])
+    pg_store._connection.execute(
+        pg_store._sql("UPDATE {schema}.transcript_entries SET seq = 3 WHERE seq = 2")
+    )
+    assert [(seq, count) for seq, count, _ in chunks(pg_store)] == [(0, 1), (1, 1), (3, 1)]
+    assert pg_store.check() == [f"transcript {MAIN!r}: its entries do not match its 3 recorded line(s)"]
+    with pytest.raises(StoreError, match="damaged: no chunk at line 2"):
+        list(pg_store.transcripts.read(MAIN))
 
 
 def test_session_lookups_use_indexes_at_size(pg_store: PostgresStore) -> None:

@@ -5,12 +5,19 @@
   on a main row only, the session's ``summary``. A row with ``lines = 0`` holds only a summary
   set before anything was appended; it is no transcript. The index ``transcripts_by_session``
   (session_id, project_key) answers ``projects_of`` without a scan.
-* ``transcript_entries``: one row per line, primary key ``(project_key, session_id, subpath,
-  seq)``, ``seq`` being the 0-based line number, ``line`` the exact bytes (no newline).
+* ``transcript_entries``: the lines in chunks, primary key ``(project_key, session_id,
+  subpath, seq)``: ``seq`` is the chunk's first line number (0-based), ``lines`` how many lines
+  it holds and ``data`` their exact bytes joined by b"\n" (a line never holds one). A chunk
+  holds up to ``CHUNK_LINES`` lines or about ``CHUNK_BYTES`` bytes, never part of a line: a
+  longer line is a chunk of its own. Chunks never span two appends, so every line count an
+  info row has recorded ends a chunk. ``data`` is stored out of line uncompressed (STORAGE
+  EXTERNAL): reads cost the transfer, not a decompression.
 
 An append is one transaction. Its upsert of the transcript's row locks that row, so appenders
 on any host queue there, each one's lines take the ``seq`` range after the previous one's, and
-readers see a call's lines all at once or not at all. Lines stream in with binary COPY.
+readers see a call's lines all at once or not at all. Chunks stream in with binary COPY, packed
+as the lines arrive. A read fetches a few chunks per statement by keyset (no cursor stays open
+between the lines it yields), up to the line count recorded when it began.
 A delete removes the ``transcripts`` rows first: waiting on an appender's row lock there
 orders it after that append, so the entries delete that follows sees and removes its lines.
 """
@@ -33,9 +40,13 @@ if TYPE_CHECKING:
     Connection = psycopg.Connection[tuple[Any, ...]]
     Cursor = psycopg.Cursor[tuple[Any, ...]]
 
-# Rows per FETCH of a read. Lines are usually a few kB, but one holding a pasted image can be
-# megabytes, so a batch stays small rather than matching the mapping stream's.
-READ_BATCH = 256
+# A chunk's limits (module docstring): a 10 MB transcript is about ten rows.
+CHUNK_BYTES = 1 << 20
+CHUNK_LINES = 2000
+# Chunks per statement of a read: a few MiB held at once, a few round trips per 10 MB.
+READ_BATCH = 4
+# Rows per FETCH of a listing (stored(), problems()): short rows.
+LIST_BATCH = 256
 
 # The store's clock, so hosts with skewed clocks still agree on the order of appends.
 _NOW_MS: LiteralString = "floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint"
@@ -65,9 +76,13 @@ def create_transcript_tables(cursor: Cursor, schema: sql.Identifier) -> None:
             session_id text COLLATE "C" NOT NULL,
             subpath text COLLATE "C" NOT NULL,
             seq bigint NOT NULL CHECK (seq >= 0),
-            line bytea NOT NULL,
+            lines integer NOT NULL CHECK (lines > 0),
+            data bytea NOT NULL,
             PRIMARY KEY (project_key, session_id, subpath, seq)
         )""",
+        # Chunks out of line, uncompressed: pglz costs several times the transfer to read a
+        # chunk back (and more to write it), for bytes that are a copy of an agent's file.
+        "ALTER TABLE {schema}.transcript_entries ALTER COLUMN data SET STORAGE EXTERNAL",
     ]
     for statement in statements:
         cursor.execute(sql.SQL(statement).format(schema=schema))
@@ -117,19 +132,18 @@ class PostgresTranscripts:
                 params,
             )
             locked = _one(cursor.fetchone())
-            start, size, old_tail = int(locked[0]), int(locked[1]), bytes(locked[2])
-            seq, tail = start, bytearray(old_tail)
+            seq, size, tail = int(locked[0]), int(locked[1]), bytearray(locked[2])
             with cursor.copy(
                 self._sql(
-                    "COPY {entries} (project_key, session_id, subpath, seq, line) FROM STDIN (FORMAT BINARY)"
+                    "COPY {entries} (project_key, session_id, subpath, seq, lines, data)"
+                    " FROM STDIN (FORMAT BINARY)"
                 )
             ) as copy:
-                copy.set_types(["text", "text", "text", "int8", "bytea"])
-                for line in itertools.chain((first,), iterator):
-                    copy.write_row((*params, seq, line))
-                    seq += 1
-                    size += len(line) + 1
-                    _grow_tail(tail, line)
+                copy.set_types(["text", "text", "text", "int8", "int4", "bytea"])
+                for count, data in _chunks(itertools.chain((first,), iterator), tail):
+                    copy.write_row((*params, seq, count, data))
+                    seq += count
+                    size += len(data) + 1
             cursor.execute(
                 self._sql(
                     "UPDATE {info} SET lines = %s, size = %s, tail = %s,"
@@ -148,17 +162,63 @@ class PostgresTranscripts:
         return _info(key, row) if row else None
 
     def read(self, key: TranscriptKey, start: int = 0) -> Iterator[bytes]:
-        statement = self._sql("SELECT line FROM {entries} WHERE {key} AND seq >= %s ORDER BY seq")
-        for (line,) in self._stream(statement, (*_params(key), max(0, start))):
-            yield line
+        params = _params(key)
+        start = max(0, start)
+        # The first batch in one statement with the info row: its line count (one snapshot
+        # with the chunks) bounds the read, so lines appended while the caller iterates,
+        # through this store or another, are not mixed in. The chunk holding ``start`` is the
+        # last one beginning at or before it: found by the index, not by reading the ones before.
+        first = self._sql(
+            "SELECT e.seq, e.lines, e.data, t.lines FROM {info} t JOIN {entries} e"
+            " ON e.project_key = t.project_key AND e.session_id = t.session_id AND e.subpath = t.subpath"
+            " WHERE t.project_key = %s AND t.session_id = %s AND t.subpath = %s"
+            " AND e.seq < t.lines AND e.seq + e.lines > %s"
+            " AND e.seq >= (SELECT coalesce(max(seq), 0) FROM {entries} WHERE {key} AND seq <= %s)"
+            " ORDER BY e.seq LIMIT %s"
+        )
+        rest = self._sql(
+            "SELECT seq, lines, data FROM {entries} WHERE {key} AND seq >= %s AND seq < %s"
+            " ORDER BY seq LIMIT %s"
+        )
+        # Plain statements, each complete before a line is yielded: the caller may append
+        # through this store between lines, and abandoning the read leaves nothing open.
+        # Binary: bytea arrives as it is, not as hex text twice its size.
+        with self._errors(), self._connection().cursor(binary=True) as cursor:
+            cursor.execute(first, (*params, start, *params, start, READ_BATCH))
+            rows = cursor.fetchall()
+        if not rows:
+            return
+        end = int(rows[0][3])
+        expected = start  # the line the next chunk must begin with (the first may begin before)
+        while rows:
+            rows.reverse()  # pop from the end: each chunk is freed once its lines are out
+            while rows:
+                seq, count, data = rows.pop()[:3]
+                if seq != expected and not (expected == start and seq < start):
+                    raise StoreError(f"transcript {key!r} is damaged: no chunk at line {expected}")
+                lines = bytes(data).split(b"\n")
+                del data
+                if len(lines) != count:
+                    raise StoreError(
+                        f"transcript {key!r} is damaged: the chunk at line {seq} holds"
+                        f" {len(lines)} line(s), not {count}"
+                    )
+                expected = seq + count
+                yield from lines[start - seq :] if start > seq else lines
+                del lines
+            if expected >= end:
+                return
+            with self._errors(), self._connection().cursor(binary=True) as cursor:
+                cursor.execute(rest, (*params, expected, end, READ_BATCH))
+                rows = cursor.fetchall()
+        raise StoreError(f"transcript {key!r} is damaged: no chunk at line {expected}")
 
     def _stream(self, statement: sql.Composed, params: tuple[Any, ...]) -> Iterator[tuple[Any, ...]]:
         name = f"sessmap_transcript_{next(self._cursor_names)}"
-        # WITH HOLD, as the store's query(): the caller may append (to this transcript or
-        # another) through the same store while it reads, and abandoning the read rolls
-        # nothing back. Binary: bytea arrives as it is, not as hex text twice its size.
+        # WITH HOLD, as the store's query(): the caller may use the store while it iterates,
+        # and abandoning the listing rolls nothing back.
         with self._errors(), self._connection().cursor(name, withhold=True, binary=True) as cursor:
-            cursor.itersize = READ_BATCH
+            cursor.itersize = LIST_BATCH
             cursor.execute(statement, params)
             yield from cursor
 
@@ -264,24 +324,48 @@ class PostgresTranscripts:
         yield from cast("Iterator[tuple[str, str]]", self._stream(statement, ()))
 
     def problems(self) -> list[str]:
-        """Transcripts whose entries disagree with their line count, for ``doctor``.
+        """Transcripts whose chunks disagree with their line count, for ``doctor``.
 
-        Two index probes per transcript (the last line is there, none after it) rather than
-        counting every line of every transcript.
+        The chunks' line counts must add up to the recorded one, each chunk beginning where
+        the one before it ends. Only the chunks' headers are read (about one row per MiB),
+        never their data.
         """
         statement = self._sql(
-            "SELECT project_key, session_id, subpath, lines FROM {info} t WHERE lines > 0 AND ("
-            " NOT EXISTS (SELECT 1 FROM {entries} e WHERE e.project_key = t.project_key"
-            "  AND e.session_id = t.session_id AND e.subpath = t.subpath AND e.seq = t.lines - 1)"
-            " OR EXISTS (SELECT 1 FROM {entries} e WHERE e.project_key = t.project_key"
-            "  AND e.session_id = t.session_id AND e.subpath = t.subpath AND e.seq = t.lines))"
-            " ORDER BY project_key, session_id, subpath"
+            "SELECT t.project_key, t.session_id, t.subpath, t.lines FROM {info} t LEFT JOIN ("
+            " SELECT project_key, session_id, subpath, sum(lines) AS lines, bool_and(seq = after) AS joined"
+            " FROM (SELECT project_key, session_id, subpath, seq, lines, coalesce(lag(seq + lines)"
+            "  OVER (PARTITION BY project_key, session_id, subpath ORDER BY seq), 0) AS after"
+            "  FROM {entries}) c"
+            " GROUP BY project_key, session_id, subpath) e"
+            " ON e.project_key = t.project_key AND e.session_id = t.session_id AND e.subpath = t.subpath"
+            " WHERE t.lines > 0 AND (e.lines IS DISTINCT FROM t.lines OR NOT e.joined)"
+            " ORDER BY t.project_key, t.session_id, t.subpath"
         )
         return [
             f"transcript {TranscriptKey(project, session, subpath)!r}: its entries do not match its"
             f" {lines} recorded line(s)"
             for project, session, subpath, lines in self._stream(statement, ())
         ]
+
+
+def _chunks(lines: Iterable[bytes], tail: bytearray) -> Iterator[tuple[int, bytearray]]:
+    """``lines`` packed as they arrive into chunks (module docstring): ``(line count, data)``
+    each, ``tail`` rolled on past every line; ``InvalidInput`` for a line with a newline (it
+    would read back as two)."""
+    data, count = bytearray(), 0
+    for line in lines:
+        if b"\n" in line:
+            raise InvalidInput(f"transcript line {line[:60]!r}… contains a newline; entries are single lines")
+        if count and (count >= CHUNK_LINES or len(data) + 1 + len(line) > CHUNK_BYTES):
+            yield count, data
+            data, count = bytearray(), 0
+        if count:
+            data += b"\n"
+        data += line
+        count += 1
+        _grow_tail(tail, line)
+    if count:
+        yield count, data
 
 
 def _grow_tail(tail: bytearray, line: bytes) -> None:
