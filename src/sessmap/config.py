@@ -94,6 +94,10 @@ class Config:
     agents: dict[str, AgentProfile] = field(default_factory=dict)
     providers: dict[str, ProviderTemplate] = field(default_factory=dict)
 
+    def keeps_transcripts(self, shared: bool) -> bool:
+        """``transcripts = "store"``, or by default on a store several hosts share (``shared``)."""
+        return self.transcripts == "store" if self.transcripts is not None else shared
+
 
 # What the file may hold, with each setting's TOML type (`config set` parses values by it).
 SCALAR_SETTINGS = ("store", "ttl", "wait_timeout", "on_stale", "transcripts")

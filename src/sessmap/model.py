@@ -7,7 +7,7 @@ from collections.abc import Mapping as ReadOnlyDict
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from types import MappingProxyType
-from typing import Any, Literal, cast
+from typing import Any, Literal, NamedTuple, cast
 
 from sessmap.errors import InvalidInput
 
@@ -167,8 +167,7 @@ class Parent:
         return {"agent": self.agent, "key": self.key, "session_id": self.session_id}
 
 
-@dataclass(frozen=True, slots=True)
-class HistoryEntry:
+class HistoryEntry(NamedTuple):
     """An earlier session of a mapping, and why it ended (``new``, ``stale``, ``set``, ``import``)."""
 
     session_id: str

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
 from sessmap.errors import Conflict, InvalidInput, NotFound, StoreError
 from sessmap.model import (
@@ -368,8 +368,9 @@ def fork(
 # --- prune and doctor ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Unverified:
+# NamedTuples, not dataclasses, for this round's results: `get` imports this module, and each
+# frozen dataclass costs about a millisecond of its start-up to define.
+class Unverified(NamedTuple):
     """A mapping kept because its transcript could not be checked from here, and why."""
 
     mapping: Mapping
@@ -379,10 +380,9 @@ class Unverified:
         return {"agent": self.mapping.agent, "key": self.mapping.key, "reason": self.reason}
 
 
-@dataclass(frozen=True, slots=True)
-class Pruned:
-    removed: list[Mapping] = field(default_factory=list)
-    kept: list[Unverified] = field(default_factory=list)
+class Pruned(NamedTuple):
+    removed: list[Mapping]
+    kept: list[Unverified]
     """With ``missing``: mappings whose transcript sessmap could not check, so not removed."""
 
 
@@ -413,7 +413,7 @@ def prune(
         chosen = list(store.query(old))
     else:
         chosen = sorted(store.delete_matching(old), key=lambda m: (m.key, m.agent))
-    result = Pruned(chosen)
+    result = Pruned(chosen, [])
     if missing:
         taken = {(m.agent, m.key) for m in chosen}
         everything = Query(agent=agent, provider=provider, sort="key")
@@ -547,8 +547,7 @@ def parse_jsonl(lines: Iterable[bytes | str], transcripts: Spool | None = None) 
             raise InvalidInput(f"line {number}: {err}") from None
 
 
-@dataclass(frozen=True, slots=True)
-class Imported:
+class Imported(NamedTuple):
     mappings: ImportResult
     transcript_lines: int = 0
 

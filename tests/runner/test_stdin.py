@@ -219,3 +219,5 @@ def test_wanted_for_pipes_and_files_not_terminals_or_closed_fds(tmp_path: Path) 
         for fd in (read_end, write_end, primary, secondary):
             os.close(fd)
     assert not StdinReplay.wanted(read_end)  # closed now
+    with open(os.devnull, "rb") as null:  # a device reads the same again: nothing to keep
+        assert not StdinReplay.wanted(null.fileno())

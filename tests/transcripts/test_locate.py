@@ -19,10 +19,10 @@ from sessmap.transcripts.locate import (
     ClaudeLocator,
     CodexLocator,
     Found,
-    is_dir,
     is_file,
     locator_for,
 )
+from sessmap.transcripts.presence import is_dir
 
 ID = "0d3c4b2a-1111-4222-8333-444455556666"
 OTHER = "99999999-9999-4999-8999-999999999999"

@@ -14,7 +14,6 @@ import tracemalloc
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -22,7 +21,7 @@ from sessmap.providers.codex import CodexProvider
 from sessmap.stores import Store, open_store
 from sessmap.stores.base import TranscriptInfo, TranscriptKey, TranscriptStore
 from sessmap.transcripts.locate import CODEX_PROJECT, ClaudeLocator, CodexLocator, Found, Locator
-from sessmap.transcripts.sync import TranscriptSync, complete_lines, keeps_copies
+from sessmap.transcripts.sync import TranscriptSync, complete_lines
 
 ID = "0d3c4b2a-1111-4222-8333-444455556666"
 SIDE_A = "subagents/agent-a1"
@@ -126,21 +125,16 @@ def test_file_stores_keep_copies_only_when_the_config_says_store(store: Store) -
     from sessmap.config import parse_config
 
     assert store.shared is False
-    assert keeps_copies(store, None) is False
-    assert keeps_copies(store, parse_config({}, Path("c.toml"))) is False
-    assert keeps_copies(store, parse_config({"transcripts": "store"}, Path("c.toml"))) is True
-    assert keeps_copies(store, parse_config({"transcripts": "local"}, Path("c.toml"))) is False
+    assert parse_config({}, Path("c.toml")).keeps_transcripts(store.shared) is False
+    assert parse_config({"transcripts": "store"}, Path("c.toml")).keeps_transcripts(store.shared) is True
+    assert parse_config({"transcripts": "local"}, Path("c.toml")).keeps_transcripts(store.shared) is False
 
 
 def test_shared_stores_keep_copies_unless_the_config_says_local() -> None:
-    from types import SimpleNamespace
-
     from sessmap.config import parse_config
 
-    shared: Any = SimpleNamespace(shared=True)  # what keeps_copies reads of a server store
-    assert keeps_copies(shared, None) is True
-    assert keeps_copies(shared, parse_config({}, Path("c.toml"))) is True
-    assert keeps_copies(shared, parse_config({"transcripts": "local"}, Path("c.toml"))) is False
+    assert parse_config({}, Path("c.toml")).keeps_transcripts(shared=True) is True
+    assert parse_config({"transcripts": "local"}, Path("c.toml")).keeps_transcripts(shared=True) is False
 
 
 # -- restore -----------------------------------------------------------------------------------

@@ -9,9 +9,8 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sessmap.errors import ExecFailed, ExitCode, InvalidInput, SessmapError
 
@@ -24,8 +23,7 @@ PROG = "sessmap"
 _OWN_CODES = (ExitCode.BUSY, ExitCode.CANNOT_EXECUTE, ExitCode.COMMAND_NOT_FOUND)
 
 
-@dataclass(frozen=True, slots=True)
-class StatusTarget:
+class StatusTarget(NamedTuple):
     """Where ``--status FILE`` / ``--status-fd N`` sends the one JSON object."""
 
     path: str | None = None

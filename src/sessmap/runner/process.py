@@ -17,9 +17,8 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from types import FrameType
-from typing import IO, Protocol
+from typing import IO, NamedTuple, Protocol
 
 from sessmap.errors import ExitCode, SessmapError
 from sessmap.providers import AgentOutput, OutputWatch
@@ -58,8 +57,7 @@ class RunHooks(Protocol):
         """Called every ``TICK_INTERVAL`` while the agent runs."""
 
 
-@dataclass(frozen=True, slots=True)
-class Launch:
+class Launch(NamedTuple):
     """One agent process: its command, where, and what happens to its standard streams."""
 
     argv: Sequence[str]
@@ -72,14 +70,27 @@ class Launch:
     watch: OutputWatch
 
 
-@dataclass
 class Outcome:
-    argv: list[str]
-    exit_code: int
-    output: AgentOutput
-    stdout: bytes | None = None  # everything, with capture
-    stderr: bytes | None = None
-    new_session_id: str | None = None
+    """How one attempt went (its ``new_session_id`` is filled in after the run)."""
+
+    # Plain classes and NamedTuples here: exec defines them on every start, and a dataclass
+    # costs about a millisecond of that.
+    __slots__ = ("argv", "exit_code", "new_session_id", "output", "stderr", "stdout")
+
+    def __init__(
+        self,
+        argv: list[str],
+        exit_code: int,
+        output: AgentOutput,
+        stdout: bytes | None = None,  # everything, with capture
+        stderr: bytes | None = None,
+    ) -> None:
+        self.argv = argv
+        self.exit_code = exit_code
+        self.output = output
+        self.stdout = stdout
+        self.stderr = stderr
+        self.new_session_id: str | None = None
 
 
 class _Stream:

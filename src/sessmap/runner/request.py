@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from collections.abc import Mapping as EnvMapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from sessmap.config import OnStale
 from sessmap.model import DEFAULT_AGENT, Mapping
@@ -54,8 +54,7 @@ class ExecRequest:
     forward_signals: bool = True
 
 
-@dataclass(frozen=True, slots=True)
-class ExecPlan:
+class ExecPlan(NamedTuple):
     """What a run would do (``--dry-run``): the argv, where, and which session step."""
 
     argv: tuple[str, ...]

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sessmap.config import AgentProfile, Config, OnStale
 from sessmap.errors import InvalidInput, NotFound, SessmapError, StaleSession, StoreError
@@ -21,10 +22,15 @@ from sessmap.runner import process
 from sessmap.runner.process import Launch, Outcome, SignalForwarder
 from sessmap.runner.request import Action, ExecRequest, ExecResult, Notify
 from sessmap.runner.resolve import check_runnable, provider_name, working_directory
-from sessmap.runner.stdin import StdinReplay
 from sessmap.stores.base import Store
-from sessmap.transcripts.presence import Presence, Sighting, presence, this_host
-from sessmap.transcripts.sync import TranscriptSync, keeps_copies
+
+if TYPE_CHECKING:
+    from sessmap.runner.stdin import StdinReplay
+    from sessmap.transcripts.presence import Presence
+    from sessmap.transcripts.sync import TranscriptSync
+
+# The transcript and stdin machinery load where a run needs them: a provider without a
+# transcript locator (a config template) needs neither, and every module costs start-up.
 
 _ACTIONS: dict[str, Action] = {"new": "started", "resume": "resumed", "fork": "forked"}
 
@@ -56,7 +62,7 @@ class Run:
     """Restores the store's copy when it has one (an imported map has them on any store)."""
     keep_copies: bool
     """Append what each run adds to the store's copy (``transcripts = "store"``)."""
-    host: str = field(default_factory=this_host)
+    host: str = field(default_factory=lambda: os.uname().nodename)  # as presence.this_host()
     stale_id: str | None = None
     attempts: list[Step] = field(default_factory=list)
 
@@ -75,8 +81,10 @@ class Run:
         home = locator.home(request.env) if locator is not None else None
         sync = None
         if locator is not None and home is not None:
+            from sessmap.transcripts.sync import TranscriptSync
+
             sync = TranscriptSync(locator, store.transcripts, home, notify)
-        keep = keeps_copies(store, config)
+        keep = config.keeps_transcripts(store.shared)
         return cls(request, store, config, notify, mapping, provider, command, cwd, home, sync, keep)
 
     # -- choosing the step ---------------------------------------------------------------
@@ -130,6 +138,8 @@ class Run:
 
     def presence_of(self, recorded: Mapping, session_id: str) -> Presence:
         """What can be proven of ``session_id``'s transcript, which ``recorded`` last ran."""
+        from sessmap.transcripts.presence import Presence, Sighting, presence
+
         locator = self.provider.locator
         if locator is None:
             return Presence("unknown", reason=f"sessmap does not know where {self.provider.name} keeps it")
@@ -159,9 +169,11 @@ class Run:
         check_runnable(self.command[0], self.cwd, env)
         started = now()
         replay = None
-        if step.kind != "new" and StdinReplay.wanted(self.request.stdin):
-            # The agent may read stdin before it answers "no such conversation".
-            replay = StdinReplay(0 if self.request.stdin is None else self.request.stdin)
+        if step.kind != "new":  # the agent may read stdin before it answers "no such conversation"
+            from sessmap.runner.stdin import StdinReplay
+
+            if StdinReplay.wanted(self.request.stdin):
+                replay = StdinReplay(0 if self.request.stdin is None else self.request.stdin)
         with SignalForwarder(self.request.forward_signals) as forwarder:
             outcome = self.attempt(step, env, forwarder, replay)
             if step.kind != "new" and outcome.exit_code != 0 and self.provider.is_stale(outcome.output):

@@ -44,12 +44,14 @@ class StdinReplay:
 
     @classmethod
     def wanted(cls, source: int | None) -> bool:
-        """Whether stdin can and must be kept: not a terminal, and open."""
+        """Whether stdin must be kept: a regular file, a pipe or a socket. A terminal is the
+        user's to answer again, and a device (``/dev/null``) reads the same the second time."""
         fd = 0 if source is None else source
         try:
-            return not os.isatty(fd) and os.fstat(fd) is not None
+            mode = os.fstat(fd).st_mode
         except OSError:
             return False
+        return stat.S_ISREG(mode) or stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
 
     def attach(self) -> int:
         """The file descriptor to give the next attempt's agent as its stdin."""

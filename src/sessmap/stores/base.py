@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Literal, NamedTuple, Protocol
 
 from sessmap.model import Mapping, State
 
@@ -104,8 +104,7 @@ TAIL_BYTES = 4096
 bytes at that offset still match) from one that diverged, without reading either whole."""
 
 
-@dataclass(frozen=True, slots=True)
-class TranscriptKey:
+class TranscriptKey(NamedTuple):
     """Where a transcript's entries live: ``(project_key, session_id[, subpath])``.
 
     claude: ``project_key`` is the project folder name (the SDK's ``project_key``), ``subpath``
@@ -118,8 +117,7 @@ class TranscriptKey:
     subpath: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class TranscriptInfo:
+class TranscriptInfo(NamedTuple):
     """What a store knows of one stored transcript without reading it.
 
     ``lines``: entries stored; ``size``: their bytes, one newline each, as the file holds them;

@@ -15,10 +15,9 @@ import os
 import re
 from collections.abc import Iterator
 from collections.abc import Mapping as EnvMapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from sessmap.sdk_keys import project_key_for
 from sessmap.stores.base import TranscriptKey
@@ -28,8 +27,7 @@ _ROLLOUT_DATE = re.compile(r"rollout-(\d{4})-(\d{2})-(\d{2})T")
 """The store's project key for codex rollouts: a claude project key always starts with '-'."""
 
 
-@dataclass(frozen=True, slots=True)
-class Found:
+class Found(NamedTuple):
     """A session's main transcript file, and whether the agent has archived it."""
 
     path: Path
@@ -84,13 +82,6 @@ def is_file(path: Path) -> bool:
     """``path.is_file()``, False for names the file system cannot even look up (too long)."""
     try:
         return path.is_file()
-    except OSError:
-        return False
-
-
-def is_dir(path: Path) -> bool:
-    try:
-        return path.is_dir()
     except OSError:
         return False
 

@@ -9,18 +9,17 @@ that moves the agent's files, a mapping no run has recorded yet) is *unknown*, n
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
-from sessmap.stores.base import TranscriptStore
-from sessmap.transcripts.locate import Found, Locator, is_dir
+if TYPE_CHECKING:
+    from sessmap.stores.base import TranscriptStore
+    from sessmap.transcripts.locate import Found, Locator
 
 State = Literal["local", "archived", "stored", "gone", "unknown"]
 
 
-@dataclass(frozen=True, slots=True)
-class Presence:
+class Presence(NamedTuple):
     """``path``: the local file when there is one. ``reason``: why it is unknown or gone."""
 
     state: State
@@ -40,8 +39,7 @@ def this_host() -> str:
     return os.uname().nodename
 
 
-@dataclass(frozen=True, slots=True)
-class Sighting:
+class Sighting(NamedTuple):
     """Where a mapping's session last ran, as recorded (both None before any recorded run)."""
 
     session_id: str
@@ -92,3 +90,10 @@ def _absent(sighting: Sighting, here: str, locator: Locator) -> Presence:
         if is_dir(folder) and not os.access(folder, os.R_OK | os.X_OK):
             return Presence("unknown", reason=f"{folder} is not readable here")
     return Presence("gone", reason=f"its transcript is gone from {home}")
+
+
+def is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:  # a name too long to look up is no folder sessmap can read
+        return False

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,8 +18,7 @@ from sessmap.stores.base import TranscriptInfo, TranscriptKey, TranscriptStore
 from sessmap.transcripts.locate import Found, Locator
 
 if TYPE_CHECKING:
-    from sessmap.config import Config
-    from sessmap.stores.base import Store
+    pass
 
 _CHUNK = 1 << 20
 # A restore writes thousands of short lines: far fewer system calls than the 8 KiB default.
@@ -29,20 +27,17 @@ _WRITE_BUFFER = 256 << 10
 Notify = Callable[[str], None]
 
 
-def keeps_copies(store: Store, config: Config | None) -> bool:
-    """``transcripts = "store"``, or by default on the stores several hosts share."""
-    mode = config.transcripts if config is not None else None
-    return mode == "store" if mode is not None else store.shared
-
-
-@dataclass(frozen=True, slots=True)
 class TranscriptSync:
     """Restores and uploads one agent home's transcripts against one store."""
 
-    locator: Locator
-    transcripts: TranscriptStore
-    home: Path
-    notify: Notify
+    # A plain class: exec builds one per run, and a frozen dataclass costs ~1 ms of start-up to define.
+    __slots__ = ("home", "locator", "notify", "transcripts")
+
+    def __init__(self, locator: Locator, transcripts: TranscriptStore, home: Path, notify: Notify) -> None:
+        self.locator = locator
+        self.transcripts = transcripts
+        self.home = home
+        self.notify = notify
 
     def restore(self, session_id: str, cwd: str) -> None:
         """Make the local transcript (and side files) at least as long as the stored copy."""
@@ -53,7 +48,7 @@ class TranscriptSync:
             settled = self.locator.settle(local)
             if settled != local.path:
                 self.notify(f"moved {local.path} to {settled}, where {session_id}'s agent looks for it")
-                local = replace(local, path=settled)
+                local = local._replace(path=settled)
         project_key = self._stored_project(session_id, cwd, local)
         if project_key is None:
             return
