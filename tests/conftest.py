@@ -1,12 +1,17 @@
-"""Every test gets its own sessmap home, config and store; nothing touches the real user's."""
+"""Every test gets its own home, agent homes, XDG folders, sessmap config and store: nothing
+of the real user's (``~/.claude``, ``~/.codex``, a sessmap config) can change a result."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 _ENVIRONMENT = ("SESSMAP_STORE", "SESSMAP_CONFIG", "SESSMAP_AGENT", "NO_COLOR", "SESSMAP_HOME")
+# The npm cache of installed agent CLIs (tests/e2e) is shared on purpose: it holds programs,
+# never anyone's sessions, and installing them per test would take minutes.
+_AGENT_CACHE = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
 
 
 @pytest.fixture(autouse=True)
@@ -15,4 +20,12 @@ def sessmap_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         monkeypatch.delenv(name, raising=False)
     home = tmp_path / "sessmap-home"
     monkeypatch.setenv("SESSMAP_HOME", str(home))
+    user = tmp_path / "user-home"
+    monkeypatch.setenv("HOME", str(user))
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(user / ".claude"))
+    monkeypatch.setenv("CODEX_HOME", str(user / ".codex"))
+    for name, folder in (("XDG_CONFIG_HOME", ".config"), ("XDG_DATA_HOME", ".local/share")):
+        monkeypatch.setenv(name, str(user / folder))
+    monkeypatch.setenv("XDG_STATE_HOME", str(user / ".local/state"))
+    monkeypatch.setenv("XDG_CACHE_HOME", _AGENT_CACHE)
     return home

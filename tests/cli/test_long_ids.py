@@ -48,7 +48,11 @@ def test_a_stored_over_long_id_never_breaks_whole_store_commands(
     sessmap.ok("create", "legacy-codex", "--provider", "codex", "--cwd", "/w")
     store_legacy_id(sessmap, "legacy")
     store_legacy_id(sessmap, "legacy-codex")
-    assert sessmap.ok("list", "--format", "keys").stdout.split() == ["fine", "legacy", "legacy-codex"]
+    assert sessmap.ok("list", "--sort", "key", "--format", "keys").stdout.split() == [
+        "fine",
+        "legacy",
+        "legacy-codex",
+    ]
     for key in ("legacy", "legacy-codex"):
         shown = json.loads(sessmap.ok("show", key, "--json").stdout)
         assert shown["session_id"] == LONG and shown["transcript"]["state"] == "unknown"
