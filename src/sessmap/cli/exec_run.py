@@ -12,13 +12,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from sessmap.cli.failures import PROG
 from sessmap.errors import ExecFailed, ExitCode, InvalidInput, SessmapError
 
 if TYPE_CHECKING:
     from sessmap.cli.context import AppContext
     from sessmap.runner import ExecRequest
 
-PROG = "sessmap"
 # Failures that keep their own code inside exec: busy (75), and the shell's 126/127.
 _OWN_CODES = (ExitCode.BUSY, ExitCode.CANNOT_EXECUTE, ExitCode.COMMAND_NOT_FOUND)
 
