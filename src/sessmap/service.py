@@ -30,6 +30,7 @@ from sessmap.stores.base import ImportResult, OnConflict, Query, Store
 if TYPE_CHECKING:
     from sessmap.config import Config
     from sessmap.transcripts.archive import Spool
+    from sessmap.transcripts.locate import Locator
 
 # The config module, uuid, tempfile and tomllib load inside the functions that use them:
 # `sessmap get` imports this module for one lookup and needs none of them.
@@ -98,13 +99,9 @@ class Transcript:
 def transcript_of(mapping: Mapping, config: Config | None, store: Store, *, full: bool = True) -> Transcript:
     """Where the agent keeps the mapping's transcript; ``full`` also asks whether the store
     holds a copy when the file is here (``show``), which pruning has no need to know."""
-    from sessmap.providers import get_provider
     from sessmap.transcripts.presence import Sighting, presence
 
-    try:
-        locator = get_provider(mapping.provider, config).locator
-    except InvalidInput:  # a provider since removed from the config
-        locator = None
+    locator = _locator_of(mapping, config)
     if locator is None or mapping.session_id is None:
         why = (
             "the mapping has no session yet" if locator else "sessmap does not know where this agent keeps it"
@@ -114,6 +111,15 @@ def transcript_of(mapping: Mapping, config: Config | None, store: Store, *, full
     found = presence(sighting, locator, store.transcripts, look_in=locator.home(None))
     stored = found.state == "stored" or (full and bool(store.transcripts.projects_of(mapping.session_id)))
     return Transcript(found.path, found.state, found.reason, stored)
+
+
+def _locator_of(mapping: Mapping, config: Config | None) -> Locator | None:
+    from sessmap.providers import get_provider
+
+    try:
+        return get_provider(mapping.provider, config).locator
+    except InvalidInput:  # a provider since removed from the config
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -434,8 +440,8 @@ def prune(
 def _unresumable(store: Store, config: Config | None, query: Query) -> Iterator[tuple[Mapping, Transcript]]:
     """Mappings whose transcript is not here: proven gone, or unknown (with the reason)."""
     for mapping in store.query(query):
-        if mapping.session_id is None:
-            continue  # pending: no transcript yet, nothing to judge
+        if mapping.session_id is None or _locator_of(mapping, config) is None:
+            continue  # pending, or a config template's: there is no transcript to judge
         transcript = transcript_of(mapping, config, store, full=False)
         if transcript.state in ("gone", "unknown"):
             yield mapping, transcript

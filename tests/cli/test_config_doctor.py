@@ -202,3 +202,19 @@ def test_doctor_reports_a_broken_config_and_store(sessmap: Sessmap, config_file:
     broken = json.loads(sessmap("doctor", "--json").stdout)
     assert broken["healthy"] is False and broken["store"]["url"] is None and broken["store"]["problems"]
     assert sha256(sessmap.store_path) == before
+
+
+def test_a_config_templates_mappings_are_not_reported_as_unverifiable(
+    sessmap: Sessmap, config_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # sessmap cannot know where such an agent keeps transcripts: nothing to judge, every night.
+    config_file.parent.mkdir(parents=True, exist_ok=True)
+    config_file.write_text('[providers.gem]\nresume = ["--resume", "{session_id}"]\n')
+    monkeypatch.setenv("SESSMAP_CONFIG", str(config_file))
+    sessmap.ok("create", "k", "--provider", "gem", "--session-id", "s1")
+    doctor = sessmap.ok("doctor")
+    assert "could not be checked" not in doctor.stdout
+    assert json.loads(sessmap.ok("doctor", "--json").stdout)["unverified_transcripts"] == []
+    pruned = sessmap.ok("prune", "--missing", "--dry-run")
+    assert pruned.stdout == "" and pruned.stderr == ""
+    assert [r["key"] for r in sessmap.rows()] == ["k"]
