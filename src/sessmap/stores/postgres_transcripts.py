@@ -222,36 +222,26 @@ class PostgresTranscripts:
             cursor.execute(statement, params)
             yield from cursor
 
+    def _rows(self, text: LiteralString, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        with self._errors():
+            return self._connection().execute(self._sql(text), params).fetchall()
+
     def sessions(self, project_key: str) -> list[TranscriptInfo]:
         _check_part(project_key, "project key")
-        with self._errors():
-            rows = (
-                self._connection()
-                .execute(
-                    self._sql(
-                        "SELECT session_id, {info_columns} FROM {info}"
-                        " WHERE project_key = %s AND subpath = '' AND lines > 0 ORDER BY session_id"
-                    ),
-                    (project_key,),
-                )
-                .fetchall()
-            )
+        rows = self._rows(
+            "SELECT session_id, {info_columns} FROM {info}"
+            " WHERE project_key = %s AND subpath = '' AND lines > 0 ORDER BY session_id",
+            (project_key,),
+        )
         return [_info(TranscriptKey(project_key, row[0]), row[1:]) for row in rows]
 
     def subpaths(self, project_key: str, session_id: str) -> list[str]:
         params = _params(TranscriptKey(project_key, session_id))[:2]
-        with self._errors():
-            rows = (
-                self._connection()
-                .execute(
-                    self._sql(
-                        "SELECT subpath FROM {info} WHERE project_key = %s AND session_id = %s"
-                        " AND subpath <> '' AND lines > 0 ORDER BY subpath"
-                    ),
-                    params,
-                )
-                .fetchall()
-            )
+        rows = self._rows(
+            "SELECT subpath FROM {info} WHERE project_key = %s AND session_id = %s"
+            " AND subpath <> '' AND lines > 0 ORDER BY subpath",
+            params,
+        )
         return [row[0] for row in rows]
 
     def delete(self, key: TranscriptKey) -> None:
@@ -287,33 +277,19 @@ class PostgresTranscripts:
 
     def summaries(self, project_key: str) -> list[str]:
         _check_part(project_key, "project key")
-        with self._errors():
-            rows = (
-                self._connection()
-                .execute(
-                    self._sql(
-                        "SELECT summary FROM {info} WHERE project_key = %s AND subpath = ''"
-                        " AND summary IS NOT NULL ORDER BY session_id"
-                    ),
-                    (project_key,),
-                )
-                .fetchall()
-            )
+        rows = self._rows(
+            "SELECT summary FROM {info} WHERE project_key = %s AND subpath = ''"
+            " AND summary IS NOT NULL ORDER BY session_id",
+            (project_key,),
+        )
         return [row[0] for row in rows]
 
     def projects_of(self, session_id: str) -> list[str]:
         _check_part(session_id, "session id")
-        with self._errors():
-            rows = (
-                self._connection()
-                .execute(
-                    self._sql(
-                        "SELECT DISTINCT project_key FROM {info} WHERE session_id = %s ORDER BY project_key"
-                    ),
-                    (session_id,),
-                )
-                .fetchall()
-            )
+        rows = self._rows(
+            "SELECT DISTINCT project_key FROM {info} WHERE session_id = %s ORDER BY project_key",
+            (session_id,),
+        )
         return [row[0] for row in rows]
 
     def stored(self) -> Iterator[tuple[str, str]]:
