@@ -689,9 +689,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The transcript rows (benchmarks/bench_transcripts.py) use this module's helpers, under
         # the name they import it by, even when this file runs as __main__.
         sys.modules.setdefault("bench", sys.modules[__name__])
+        import bench_locks
         import bench_transcripts
 
         bench_transcripts.add_rows(bench)
+        bench_locks.add_rows(bench)
         print()
         print_table(bench.rows)
         failed = [row for row in bench.rows if row.verdict == "FAIL"]

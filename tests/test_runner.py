@@ -6,6 +6,7 @@ do; the end-to-end tests with the real CLIs are in tests/e2e.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -230,7 +231,10 @@ def test_agent_saying_no_conversation_with_on_stale_fail(agents: FakeAgents) -> 
     transcript.rename(transcript.parent.parent / "-x" / transcript.name)
     result = agents.sessmap("exec", "t", "--on-stale", "fail", "--", "claude", "-p", "two")
     assert result.returncode == 125
-    assert agents.mapping("t") == old
+    after = agents.mapping("t")
+    # Left as it was, but for the record of the run's start (SPEC §1: last_used_at is the start).
+    assert after and after.generation == old.generation + 1
+    assert after.evolve(generation=old.generation, last_used_at=old.last_used_at) == old
 
 
 def test_fork_of_a_gone_parent_starts_fresh(agents: FakeAgents) -> None:
@@ -557,20 +561,28 @@ def test_no_wait_on_a_busy_thread_exits_75(agents: FakeAgents) -> None:
         first.communicate()
 
 
-def test_a_killed_holder_frees_the_thread_at_once(agents: FakeAgents) -> None:
+def test_a_killed_holder_keeps_the_thread_until_its_agent_exits(agents: FakeAgents) -> None:
+    """The agent inherits the thread's lock: a ``sessmap exec`` killed with -9 leaves an agent
+    that still holds its thread, so no second run overlaps it; the moment it exits, the thread
+    is free."""
     ready = agents.root / "ready"
     holder = agents.start(
-        "exec", "t", "--", "claude", "-p", "one", env={"FAKEAGENT_SLEEP": "30", "FAKEAGENT_READY": str(ready)}
+        "exec", "t", "--", "claude", "-p", "one", env={"FAKEAGENT_SLEEP": "3", "FAKEAGENT_READY": str(ready)}
     )
     wait_for(ready.exists, what="the agent")
     holder.kill()  # sessmap only; its agent lives on (and keeps sessmap's output pipes open)
     holder.wait()
     try:
+        busy = agents.sessmap("exec", "t", "--no-wait", "--", "claude", "-p", "two")
+        assert busy.returncode == 75, busy.stderr
+        orphan = agents.turns()[-1]["pid"]
+        wait_for(lambda: not Path(f"/proc/{orphan}").exists(), what="the orphaned agent to exit")
         result = agents.sessmap("exec", "t", "--no-wait", "--", "claude", "-p", "two")
         assert result.returncode == 0, result.stderr
         assert agents.turns()[-1]["history"] == ["one"]  # recorded before the start: not orphaned
     finally:
-        os.killpg(holder.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):  # gone with its agent, unless a check failed
+            os.killpg(holder.pid, signal.SIGKILL)
         holder.communicate()
 
 

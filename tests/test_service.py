@@ -13,7 +13,7 @@ import pytest
 from sessmap import service
 from sessmap.errors import Conflict, InvalidInput, NotFound
 from sessmap.model import Mapping
-from sessmap.stores.base import ImportResult, OnConflict, Query
+from sessmap.stores.base import HeldLock, ImportResult, OnConflict, OnLost, OnWait, Query
 
 NOW = datetime(2026, 11, 21, 10, 0, 0, tzinfo=UTC)
 
@@ -26,6 +26,19 @@ class NoTranscripts:
 
     def info(self, key: object) -> None:
         return None
+
+
+class NoLock:
+    """The held lock of a store only this process sees: nothing to inherit, nothing to lose."""
+
+    def agent_fds(self) -> tuple[int, ...]:
+        return ()
+
+    def guard(self, agent_pid: int, on_lost: OnLost) -> None:
+        pass
+
+    def unguard(self) -> None:
+        pass
 
 
 class MemoryStore:
@@ -87,8 +100,10 @@ class MemoryStore:
             self.rows[(m.agent, m.key)] = m
         return ImportResult(inserted=inserted, replaced=replaced, skipped=skipped)
 
-    def thread_lock(self, agent: str, key: str, timeout: float | None) -> AbstractContextManager[None]:
-        return nullcontext()
+    def thread_lock(
+        self, agent: str, key: str, timeout: float | None, on_wait: OnWait | None = None
+    ) -> AbstractContextManager[HeldLock]:
+        return nullcontext(NoLock())
 
     def check(self) -> list[str]:
         return []

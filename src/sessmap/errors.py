@@ -54,9 +54,18 @@ class Conflict(SessmapError):
 
 
 class Busy(SessmapError):
-    """Another run holds the thread."""
+    """Another run holds the thread (or it gave up waiting its turn)."""
 
     exit_code = ExitCode.BUSY
+
+    def __init__(self, agent: str, key: str) -> None:
+        super().__init__(f"thread {key!r} (agent {agent}) is busy: another exec is running")
+        self.agent, self.key = agent, key
+
+
+class Superseded(SessmapError):
+    """Another run started on the thread after this one did (this run's lock was lost), so
+    this run's end-of-run write is refused: the fence of the mapping's ``generation``."""
 
 
 class StoreError(SessmapError):

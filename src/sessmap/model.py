@@ -224,6 +224,9 @@ class Mapping:
     host: str | None = None
     agent_home: str | None = None
     history: tuple[HistoryEntry, ...] = ()
+    generation: int = 0
+    """Runs started on the thread: each ``exec`` raises it at its start, and its end-of-run
+    write applies only while it is still the newest (a fencing token)."""
     # Set by validate(): a frozen Mapping cannot become invalid, so importing a million rows
     # (validated as parsed, and again by the store) checks each once. evolve() resets it.
     _validated: bool = field(default=False, init=False, repr=False, compare=False)
@@ -276,6 +279,8 @@ class Mapping:
             validate_cwd(self.cwd)
         if isinstance(self.turns, bool) or not isinstance(self.turns, int) or self.turns < 0:
             raise InvalidInput(f"invalid turns {self.turns!r}")
+        if isinstance(self.generation, bool) or not isinstance(self.generation, int) or self.generation < 0:
+            raise InvalidInput(f"invalid generation {self.generation!r}")
         if self.last_exit is not None and (
             isinstance(self.last_exit, bool) or not isinstance(self.last_exit, int)
         ):
@@ -320,6 +325,11 @@ class Mapping:
             "agent_home": self.agent_home,
             "history": [entry.to_dict() for entry in self.history],
         }
+
+    def to_document(self) -> dict[str, Any]:
+        """What a document store keeps: the JSON form plus the run ``generation``, which is
+        sessmap's own bookkeeping and not part of what ``show``/``export`` print."""
+        return {**self.to_dict(), "generation": self.generation}
 
     @classmethod
     def from_dict(cls, data: Any) -> Mapping:
@@ -374,6 +384,7 @@ class Mapping:
             host=_optional_string(data.get("host"), "host"),
             agent_home=_optional_string(data.get("agent_home"), "agent_home"),
             history=tuple(HistoryEntry.from_dict(entry) for entry in history),
+            generation=data.get("generation", 0),
         )
         return mapping.validate()
 

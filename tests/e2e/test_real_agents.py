@@ -3,6 +3,7 @@ proves which conversation it continued: a turn's request carries exactly its ses
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 
@@ -114,3 +115,19 @@ def test_no_wait_on_a_busy_thread_exits_75(sandbox: Sandbox, agent: str) -> None
         _, stderr = holder.communicate(timeout=120)
     assert holder.returncode == 0, stderr
     assert sandbox.mapping("busy").turns == 1
+
+
+def test_the_real_claude_and_its_hooks_see_the_thread_in_their_environment(sandbox: Sandbox) -> None:
+    """claude runs its SessionStart hooks with its own environment: what a hook (or a tool)
+    reads there is what sessmap gave the agent."""
+    seen = sandbox.root / "hook-env.txt"
+    settings = sandbox.dir("home") / ".claude" / "settings.json"
+    settings.parent.mkdir(parents=True, exist_ok=True)
+    hook = {"type": "command", "command": f"env | grep '^SESSMAP_' | sort >> {seen}; echo --- >> {seen}"}
+    settings.write_text(json.dumps({"hooks": {"SessionStart": [{"hooks": [hook]}]}}))
+    ok(sandbox, "slack:C9:env", "claude", marker("first"))
+    ok(sandbox, "slack:C9:env", "claude", marker("second"))
+    session_id = sandbox.mapping("slack:C9:env").session_id
+    runs = [block.strip().splitlines() for block in seen.read_text().split("---") if block.strip()]
+    expected = ["SESSMAP_AGENT=default", "SESSMAP_KEY=slack:C9:env", f"SESSMAP_SESSION_ID={session_id}"]
+    assert runs == [expected, expected]  # the chosen id on the first run, the same on the resume

@@ -17,7 +17,9 @@ handlers are set), FAKEAGENT_SIGNALS (log SIGINT/SIGTERM, then die by them; ``co
 one for half a second, then exit 128+N),
 FAKEAGENT_QUIET_ID (codex: print no id, leaving only the rollout file), FAKEAGENT_READ_STDIN
 (read all of stdin first, and log it), FAKEAGENT_OUT and
-FAKEAGENT_ERR (text to print on stdout / stderr).
+FAKEAGENT_ERR (text to print on stdout / stderr), FAKEAGENT_MARK (a file the agent holds a
+flock on while it runs: when another agent holds it already, the two overlap, and a line goes
+to ``<file>.overlaps``; every start goes to ``<file>.runs``).
 """
 
 from __future__ import annotations
@@ -34,6 +36,25 @@ from pathlib import Path
 from typing import Any
 
 ENV = os.environ
+
+
+_MARKS: list[int] = []  # held open until the process ends: the kernel drops the flock then
+
+
+def hold_the_mark(path: Path) -> None:
+    """Prove no two agents of one thread run at once: an agent that finds the mark held by a
+    live agent records the overlap. A killed agent frees it at once, so it cannot lie."""
+    import fcntl
+
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    with path.with_name(path.name + ".runs").open("a") as runs:
+        runs.write(f"{os.getpid()} {time.time()}\n")
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        with path.with_name(path.name + ".overlaps").open("a") as overlaps:
+            overlaps.write(f"{os.getpid()} {time.time()}\n")
+    _MARKS.append(fd)
 
 
 def log(entry: dict[str, Any]) -> None:
@@ -159,6 +180,8 @@ def main() -> None:
 
         signal.signal(signal.SIGINT, on_signal)
         signal.signal(signal.SIGTERM, on_signal)
+    if ENV.get("FAKEAGENT_MARK"):
+        hold_the_mark(Path(ENV["FAKEAGENT_MARK"]))
     if ENV.get("FAKEAGENT_READY"):
         Path(ENV["FAKEAGENT_READY"]).touch()
     stdin = None

@@ -61,7 +61,7 @@ def test_file_is_readable_sorted_json(path: Path, make_mapping: MakeMapping) -> 
         ("default", "c"),
         ("zeta", "a"),
     ]
-    assert document["mappings"][2] == make_mapping("c", labels={"x": "1", "y": "2"}).to_dict()
+    assert document["mappings"][2] == make_mapping("c", labels={"x": "1", "y": "2"}).to_document()
     assert text.startswith('{\n  "format": "sessmap",\n  "version": 2,\n  "mappings": [\n')
     assert text.endswith("}\n")
 
@@ -384,7 +384,7 @@ def test_transcripts_stay_out_of_the_document_in_private_files(
         store.transcripts.append(odd, [line(2)])
         store.transcripts.set_summary(MAIN.project_key, MAIN.session_id, "{}")
         assert list(store.transcripts.read(odd)) == [line(2)]
-    document = {"format": "sessmap", "version": 2, "mappings": [make_mapping("k").to_dict()]}
+    document = {"format": "sessmap", "version": 2, "mappings": [make_mapping("k").to_document()]}
     assert json.loads(path.read_text()) == document  # the transcripts are not in it
     root = path.with_name("sessions.json.transcripts")
     assert mode(root) == 0o700

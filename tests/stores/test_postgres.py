@@ -47,7 +47,12 @@ def fresh_database() -> Iterator[str]:
         yield url
 
 
-MIGRATION_LOG = [(1, "create_mappings"), (2, "add_host_and_history"), (3, "create_transcripts")]
+MIGRATION_LOG = [
+    (1, "create_mappings"),
+    (2, "add_host_and_history"),
+    (3, "create_transcripts"),
+    (4, "add_generation"),
+]
 
 
 def migrations_table(url: str) -> list[tuple[int, str]]:
@@ -119,14 +124,14 @@ def test_an_older_schema_is_migrated_and_its_rows_read_with_the_new_fields(
             (T0, T0),
         )
     with open_store(fresh_database) as store:
-        assert store.schema_version == SCHEMA_VERSION == 3
+        assert store.schema_version == SCHEMA_VERSION == 4
         old_row = store.get("default", "old")
         assert old_row is not None and (old_row.host, old_row.agent_home, old_row.history) == (None, None, ())
         assert store.transcripts.append(MAIN, [line(1)]) is not None
         assert store.check() == []
     assert migrations_table(fresh_database) == MIGRATION_LOG
     monkeypatch.setattr(postgres, "SCHEMA_VERSION", 1)
-    with pytest.raises(StoreError, match="schema version 3, newer than this sessmap understands"):
+    with pytest.raises(StoreError, match="schema version 4, newer than this sessmap understands"):
         open_store(fresh_database)
 
 

@@ -419,6 +419,7 @@ def test_outstanding_migrations_run_once_on_open(db_path: Path, next_migration: 
         (1, "m001_create_mappings"),
         (2, "m002_add_host_agent_home_history"),
         (3, "m003_create_transcripts"),
+        (4, "m004_add_generation"),
         (NEXT, "m_next_add_note"),
     ]
 

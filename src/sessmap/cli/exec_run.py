@@ -18,6 +18,7 @@ from sessmap.errors import ExecFailed, ExitCode, InvalidInput, SessmapError
 if TYPE_CHECKING:
     from sessmap.cli.context import AppContext
     from sessmap.runner import ExecRequest
+    from sessmap.stores.base import Waiting
 
 # Failures that keep their own code inside exec: busy (75), and the shell's 126/127.
 _OWN_CODES = (ExitCode.BUSY, ExitCode.CANNOT_EXECUTE, ExitCode.COMMAND_NOT_FOUND)
@@ -72,6 +73,29 @@ def failure_report(key: str, agent: str, err: BaseException) -> dict[str, Any]:
     }
 
 
+def waiting_line(key: str, agent: str) -> Callable[[Waiting], None]:
+    """The one line a run queued at a terminal prints: whom it waits for, and its place."""
+
+    def say(waiting: Waiting) -> None:
+        holder = waiting.holder
+        who = "another run"
+        if holder is not None:
+            since = holder.since.astimezone().strftime("%H:%M:%S")
+            who = f"pid {holder.pid} on {holder.host} (running since {since})"
+        place = "next in line" if waiting.ahead == 0 else f"{waiting.ahead} ahead in the queue"
+        print(f"{PROG}: thread {key!r} (agent {agent}) is busy: waiting for {who}; {place}", file=sys.stderr)
+        sys.stderr.flush()
+
+    return say
+
+
+def _stderr_is_terminal() -> bool:
+    try:
+        return os.isatty(sys.stderr.fileno())
+    except (OSError, ValueError):
+        return False
+
+
 def exec_code(err: SessmapError) -> int:
     return int(err.exit_code) if err.exit_code in _OWN_CODES else int(ExitCode.SESSMAP_FAILED)
 
@@ -95,7 +119,8 @@ def run_exec_command(
         target = status()
         request = build()
         sys.stdout.flush()  # nothing of ours may arrive after the agent's output
-        result = run_exec(request, context.store, context.config, notify=notify)
+        on_wait = waiting_line(key, agent) if not context.quiet and _stderr_is_terminal() else None
+        result = run_exec(request, context.store, context.config, notify=notify, on_wait=on_wait)
     except SessmapError as err:
         code = exec_code(err)
         if target is not None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 
-from sessmap.errors import ExitCode, SessmapError
+from sessmap.errors import Busy, ExitCode, SessmapError
 
 PROG = "sessmap"
 
@@ -18,6 +18,8 @@ def with_hint(message: str, hint: str | None) -> str:
 
 def describe(err: Exception) -> tuple[str, int]:
     """The message and exit code for an exception that is not the command line's fault."""
+    if isinstance(err, Busy):  # the core names no flags; the CLI knows what to offer
+        return with_hint(err.line, "wait for it, or give --wait-timeout DURATION"), int(err.exit_code)
     if isinstance(err, SessmapError):
         return err.line, int(err.exit_code)
     if isinstance(err, OSError):

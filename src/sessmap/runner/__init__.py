@@ -35,7 +35,7 @@ from sessmap.model import validate_agent, validate_key
 from sessmap.runner.process import AgentNotExecutable, AgentNotFound
 from sessmap.runner.request import ExecPlan, ExecRequest, ExecResult, Notify
 from sessmap.runner.run import Run
-from sessmap.stores.base import Store
+from sessmap.stores.base import OnWait, Store
 
 __all__ = [
     "AgentNotExecutable",
@@ -58,15 +58,24 @@ def plan_exec(request: ExecRequest, store: Store, config: Config | None = None) 
 
 
 def run_exec(
-    request: ExecRequest, store: Store, config: Config | None = None, notify: Notify | None = None
+    request: ExecRequest,
+    store: Store,
+    config: Config | None = None,
+    notify: Notify | None = None,
+    on_wait: OnWait | None = None,
 ) -> ExecResult:
-    """Run the agent for one turn of the thread, holding the thread's lock throughout."""
+    """Run the agent for one turn of the thread, holding the thread's lock throughout.
+
+    Runs queued on a busy thread are served in arrival order; ``on_wait`` hears once whom this
+    one waits for. The agent inherits the lock (it outlives a killed sessmap) and is stopped
+    if the store loses it (``ExecResult.error`` says so)."""
     validate_key(request.key)
     validate_agent(request.agent)
     config = config or _default_config()
-    with store.thread_lock(request.agent, request.key, _lock_timeout(request, config)):
+    timeout = _lock_timeout(request, config)
+    with store.thread_lock(request.agent, request.key, timeout, on_wait) as lock:
         # Read inside the lock: two runs racing on a new thread must agree on one session.
-        return _open(request, store, config, notify or _ignore).run()
+        return _open(request, store, config, notify or _ignore).run(lock)
 
 
 def _open(request: ExecRequest, store: Store, config: Config | None, notify: Notify) -> Run:

@@ -22,6 +22,7 @@ from typing import IO, NamedTuple, Protocol
 
 from sessmap.errors import ExitCode, SessmapError
 from sessmap.providers import AgentOutput, OutputWatch
+from sessmap.runner.guard import AgentGuard
 
 # What sessmap keeps of a watched stream to read ids and errors from: its head and its tail.
 _SCAN_HEAD = 1 << 20
@@ -75,7 +76,7 @@ class Outcome:
 
     # Plain classes and NamedTuples here: exec defines them on every start, and a dataclass
     # costs about a millisecond of that.
-    __slots__ = ("argv", "exit_code", "new_session_id", "output", "stderr", "stdout")
+    __slots__ = ("argv", "exit_code", "lock_lost", "new_session_id", "output", "stderr", "stdout")
 
     def __init__(
         self,
@@ -91,6 +92,7 @@ class Outcome:
         self.stdout = stdout
         self.stderr = stderr
         self.new_session_id: str | None = None
+        self.lock_lost: str | None = None  # why the thread's lock went while the agent ran
 
 
 class _Stream:
@@ -145,7 +147,9 @@ def isatty(fd: int | None, default: int) -> bool:
         return False
 
 
-def spawn(launch: Launch, forwarder: SignalForwarder, hooks: RunHooks | None = None) -> Outcome:
+def spawn(
+    launch: Launch, forwarder: SignalForwarder, hooks: RunHooks | None = None, guard: AgentGuard | None = None
+) -> Outcome:
     capture, watch = launch.capture, launch.watch
     argv = list(launch.argv)
     # Read a stream only when something in it must be seen; a terminal stays a terminal
@@ -160,6 +164,7 @@ def spawn(launch: Launch, forwarder: SignalForwarder, hooks: RunHooks | None = N
             stdin=launch.stdin,
             stdout=subprocess.PIPE if tee_out else launch.stdout,
             stderr=subprocess.PIPE if tee_err else launch.stderr,
+            pass_fds=guard.fds() if guard is not None else (),
         )
     except FileNotFoundError:
         raise AgentNotFound(f"{argv[0]}: command not found") from None
@@ -171,9 +176,15 @@ def spawn(launch: Launch, forwarder: SignalForwarder, hooks: RunHooks | None = N
         raise
     out = _stream(process.stdout, None if capture else launch.stdout, 1, capture)
     err = _stream(process.stderr, None if capture else launch.stderr, 2, capture)
-    with forwarder.forwarding_to(process):
-        _pump(process, out, err, hooks)
-        status = _wait(process, hooks)
+    if guard is not None:
+        _guard(process, guard)
+    try:
+        with forwarder.forwarding_to(process):
+            _pump(process, out, err, hooks)
+            status = _wait(process, hooks)
+    finally:
+        if guard is not None:
+            guard.stop()
     for pipe in (process.stdout, process.stderr):
         if pipe is not None:
             pipe.close()
@@ -185,6 +196,16 @@ def spawn(launch: Launch, forwarder: SignalForwarder, hooks: RunHooks | None = N
         stdout=output.stdout if capture else None,
         stderr=output.stderr if capture else None,
     )
+
+
+def _guard(process: subprocess.Popen[bytes], guard: AgentGuard) -> None:
+    """Watch the lock for the agent; an agent whose lock cannot be watched does not run on."""
+    try:
+        guard.start(process)
+    except BaseException:
+        process.kill()
+        process.wait()
+        raise
 
 
 def _stream(pipe: IO[bytes] | None, fd: int | None, default_fd: int, capture: bool) -> _Stream | None:

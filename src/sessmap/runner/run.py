@@ -15,14 +15,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sessmap.config import AgentProfile, Config, OnStale
-from sessmap.errors import InvalidInput, NotFound, SessmapError, StaleSession, StoreError
+from sessmap.errors import InvalidInput, NotFound, SessmapError, StaleSession, StoreError, Superseded
 from sessmap.model import Mapping, now
 from sessmap.providers import AgentOutput, Provider, Step, get_provider
 from sessmap.runner import process
+from sessmap.runner.guard import AgentGuard
 from sessmap.runner.process import Launch, Outcome, SignalForwarder
 from sessmap.runner.request import Action, ExecRequest, ExecResult, Notify
 from sessmap.runner.resolve import check_runnable, provider_name, working_directory
-from sessmap.stores.base import Store
+from sessmap.stores.base import HeldLock, Store
 
 if TYPE_CHECKING:
     from sessmap.runner.stdin import StdinReplay
@@ -65,6 +66,8 @@ class Run:
     host: str = field(default_factory=lambda: os.uname().nodename)  # as presence.this_host()
     stale_id: str | None = None
     attempts: list[Step] = field(default_factory=list)
+    generation: int = 0
+    """The mapping's run generation this run wrote at its start: its fencing token."""
 
     @classmethod
     def open(cls, request: ExecRequest, store: Store, config: Config, notify: Notify) -> Run:
@@ -162,7 +165,8 @@ class Run:
 
     # -- running -------------------------------------------------------------------------
 
-    def run(self) -> ExecResult:
+    def run(self, lock: HeldLock | None = None) -> ExecResult:
+        """Run the agent (under ``lock``, the thread's, when given) and record the turn."""
         previous = self.mapping.session_id if self.mapping is not None and self.request.new else None
         step = self.choose_step()
         env = dict(os.environ if self.request.env is None else self.request.env)
@@ -175,12 +179,22 @@ class Run:
             if StdinReplay.wanted(self.request.stdin):
                 replay = StdinReplay(0 if self.request.stdin is None else self.request.stdin)
         with SignalForwarder(self.request.forward_signals) as forwarder:
-            outcome = self.attempt(step, env, forwarder, replay)
-            if step.kind != "new" and outcome.exit_code != 0 and self.provider.is_stale(outcome.output):
+            outcome = self.attempt(step, env, forwarder, replay, lock)
+            if (
+                step.kind != "new"
+                and outcome.exit_code != 0
+                and outcome.lock_lost is None
+                and self.provider.is_stale(outcome.output)
+            ):
                 stale_id = step.parent_id if step.kind == "fork" else step.session_id
                 step = self.stale(stale_id, "the agent has no conversation with that id")
-                outcome = self.attempt(step, env, forwarder, replay)
-        mapping, error = self.record_turn(step, outcome, started)
+                outcome = self.attempt(step, env, forwarder, replay, lock)
+        mapping: Mapping | None = self.mapping
+        error: str | None = None
+        if outcome.lock_lost is not None:
+            error = self.lock_lost(outcome.lock_lost)
+        else:
+            mapping, error = self.record_turn(step, outcome, started)
         action: Action = "stale-restarted" if self.stale_id is not None else _ACTIONS[step.kind]
         return ExecResult(
             exit_code=outcome.exit_code,
@@ -199,7 +213,12 @@ class Run:
         )
 
     def attempt(
-        self, step: Step, env: dict[str, str], forwarder: SignalForwarder, replay: StdinReplay | None
+        self,
+        step: Step,
+        env: dict[str, str],
+        forwarder: SignalForwarder,
+        replay: StdinReplay | None,
+        lock: HeldLock | None,
     ) -> Outcome:
         self.record_start(step)
         self.restore(step)
@@ -224,11 +243,14 @@ class Run:
             request.capture_output,
             self.provider.watch(step),
         )
+        guard = AgentGuard(lock) if lock is not None else None
         try:
-            outcome = process.spawn(launch, forwarder, capture)
+            outcome = process.spawn(launch, forwarder, capture, guard)
         finally:
             if replay is not None:
                 replay.detach()
+        if guard is not None and guard.lost is not None:
+            outcome.lock_lost = guard.lost.reason
         if capture is not None:
             outcome.new_session_id = capture.session_id(outcome.output)
         return outcome
@@ -245,11 +267,14 @@ class Run:
 
     def record_start(self, step: Step) -> None:
         """Write what must survive sessmap dying during the run: the new mapping, a chosen id,
-        the working directory, the host."""
+        the working directory, the host; and the start itself (``last_used_at``, a new run
+        ``generation``), so a running thread counts as in use and a run that lost its lock
+        cannot overwrite the one that took it."""
         request, mapping = self.request, self.mapping
         stamp = now()
         if mapping is None or (request.new and not self.attempts):
             previous = mapping.retired("new", stamp) if mapping is not None else None
+            self.generation = mapping.generation + 1 if mapping is not None else 1
             fresh = Mapping(
                 key=request.key,
                 agent=request.agent,
@@ -262,23 +287,31 @@ class Run:
                 labels=previous.labels if previous else {},
                 host=self.host,
                 history=previous.history if previous else (),
+                last_used_at=stamp,
+                generation=self.generation,
             ).validate()
             self.store.insert(fresh, replace=mapping is not None)
             self.mapping = fresh
-        elif not (
-            step.kind == "resume"
-            and mapping.state == "active"
-            and mapping.cwd == self.cwd
-            and mapping.host == self.host
-        ):
+        else:
             change = _started(step, self.cwd, self.host, stamp, retiring=self.stale_id is not None)
             self.mapping = self.store.update(request.agent, request.key, change)
+            self.generation = self.mapping.generation
         self.attempts.append(step)
+
+    def fence(self, mapping: Mapping) -> None:
+        """Raise ``Superseded`` (inside a store update: nothing is written) when another run
+        has started on the thread since this one did."""
+        if mapping.generation != self.generation:
+            raise Superseded(
+                f"another run started on thread {self.request.key!r} while this one ran "
+                "(this run's lock was lost)"
+            )
 
     def record_id(self, step: Step, session_id: str) -> None:
         """An id the CLI picked, stored the moment it is seen (a fork stays pending-fork)."""
 
         def change(mapping: Mapping) -> Mapping:
+            self.fence(mapping)
             state = "active" if step.kind == "new" else mapping.state
             return mapping.evolve(session_id=session_id, state=state, updated_at=now()).validate()
 
@@ -287,6 +320,16 @@ class Run:
         except SessmapError as err:
             self.notify(f"could not record session {session_id} yet ({err.line}); will retry after the run")
 
+    def lock_lost(self, reason: str) -> str:
+        """The agent was stopped because the thread's lock went; after that, another run may
+        own the thread, so nothing more is written (the id and the start were, before)."""
+        message = (
+            f"lost the lock of thread {self.request.key!r} while the agent ran ({reason}); "
+            "the agent was stopped and the turn is not recorded"
+        )
+        self.notify(message)
+        return message
+
     def record_turn(
         self, step: Step, outcome: Outcome, started: datetime
     ) -> tuple[Mapping | None, str | None]:
@@ -294,14 +337,19 @@ class Run:
         agent ran, and its exit status is what the caller must see."""
         try:
             return self._record_turn(step, outcome, started), None
+        except Superseded as err:
+            return None, self.not_recorded(err)
         except StoreError:
-            pass
+            pass  # once more: a server's first query after a restart fails, the next reconnects
         try:
             return self._record_turn(step, outcome, started), None
-        except StoreError as err:
-            message = f"the turn of thread {self.request.key!r} was not recorded: {err.line}"
-            self.notify(message)
-            return None, message
+        except (StoreError, Superseded) as err:
+            return None, self.not_recorded(err)
+
+    def not_recorded(self, err: SessmapError) -> str:
+        message = f"the turn of thread {self.request.key!r} was not recorded: {err.line}"
+        self.notify(message)
+        return message
 
     def _record_turn(self, step: Step, outcome: Outcome, started: datetime) -> Mapping | None:
         session_id = outcome.new_session_id or step.session_id
@@ -317,6 +365,7 @@ class Run:
         agent_home = str(self.home) if found and self.home is not None else None
 
         def finish(mapping: Mapping) -> Mapping:
+            self.fence(mapping)
             changes: dict[str, object] = {
                 "turns": mapping.turns + 1,
                 "last_used_at": started,
@@ -359,6 +408,9 @@ def _started(
     step: Step, cwd: str, host: str, stamp: datetime, *, retiring: bool
 ) -> Callable[[Mapping], Mapping]:
     def change(mapping: Mapping) -> Mapping:
+        mapping = mapping.evolve(generation=mapping.generation + 1, last_used_at=stamp)
+        if step.kind == "resume" and (mapping.state, mapping.cwd, mapping.host) == ("active", cwd, host):
+            return mapping.validate()  # the usual turn: only the start itself is news
         if step.kind == "new":
             state = "active" if step.session_id else "pending"
             if retiring:

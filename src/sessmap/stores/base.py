@@ -178,6 +178,52 @@ class TranscriptStore(Protocol):
         """Every ``(project_key, session_id)`` with anything stored, each once: for cleanup."""
 
 
+class LockHolder(NamedTuple):
+    """The run holding a thread's lock, as its store recorded it."""
+
+    host: str
+    pid: int
+    since: datetime
+
+
+class Waiting(NamedTuple):
+    """A run queued on a busy thread, told once to ``thread_lock``'s ``on_wait``."""
+
+    holder: LockHolder | None
+    """None when the store cannot tell (the holder is between two writes, or an old version)."""
+    ahead: int
+    """Runs queued before this one, the holder not counted."""
+
+
+class LockLost(NamedTuple):
+    """The lock of a running agent is gone, or about to lapse (given to ``HeldLock.guard``'s
+    ``on_lost``)."""
+
+    reason: str
+    grace: float
+    """Seconds the agent may take to stop before another run can start (0: it already can)."""
+
+
+OnWait = Callable[[Waiting], None]
+OnLost = Callable[[LockLost], None]
+
+
+class HeldLock(Protocol):
+    """A thread lock while it is held: what ``Store.thread_lock`` yields."""
+
+    def agent_fds(self) -> tuple[int, ...]:
+        """Descriptors for the agent to inherit so that, if sessmap dies, the lock lives until
+        the agent exits (a flock, a server connection); empty where a lock cannot be inherited."""
+
+    def guard(self, agent_pid: int, on_lost: OnLost) -> None:
+        """Watch the lock while the agent ``agent_pid`` runs: call ``on_lost`` once, from another
+        thread, when it is lost or about to lapse. A lock on a lease keeps it renewed while the
+        agent lives, even while this process is stopped or after it died."""
+
+    def unguard(self) -> None:
+        """Stop watching (the agent has exited). Safe to call when not guarding."""
+
+
 class Store(Protocol):
     """What every backend provides. Every write is atomic; concurrent writers lose nothing.
 
@@ -233,10 +279,15 @@ class Store(Protocol):
         overwrites them. ``mappings`` may be a stream of millions: do not hold it all in memory
         where the backend can avoid it (one transaction, batched inserts)."""
 
-    def thread_lock(self, agent: str, key: str, timeout: float | None) -> AbstractContextManager[None]:
+    def thread_lock(
+        self, agent: str, key: str, timeout: float | None, on_wait: OnWait | None = None
+    ) -> AbstractContextManager[HeldLock]:
         """Hold the one-run-per-thread lock for (agent, key) across processes (and hosts, for
         server stores). ``timeout``: None waits for ever, 0 tries once; ``Busy`` when it runs
-        out. A holder that dies releases it (at once, or within a documented bound)."""
+        out. Waiters are served first come, first served; one that gives up or dies leaves the
+        queue (at once, or within a documented bound). ``on_wait`` is called once, before
+        waiting, when the thread is busy. A holder that dies releases the lock (at once, or
+        within a documented bound) unless its agent inherited it."""
 
     def check(self) -> list[str]:
         """Integrity problems found (empty when healthy), for ``doctor``."""

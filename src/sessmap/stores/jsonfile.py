@@ -25,7 +25,16 @@ from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 from sessmap.errors import Conflict, InvalidInput, NotFound, StoreError
 from sessmap.model import Mapping, validate_key
 from sessmap.stores import locks
-from sessmap.stores.base import ImportResult, OnConflict, Query, TranscriptStore, renamed, reparented
+from sessmap.stores.base import (
+    HeldLock,
+    ImportResult,
+    OnConflict,
+    OnWait,
+    Query,
+    TranscriptStore,
+    renamed,
+    reparented,
+)
 from sessmap.stores.transcript_files import FileTranscripts
 
 if TYPE_CHECKING:
@@ -208,7 +217,7 @@ class JSONStore:
         document = {
             "format": FORMAT,
             "version": FORMAT_VERSION,
-            "mappings": [mappings[k].validate().to_dict() for k in sorted(mappings)],
+            "mappings": [mappings[k].validate().to_document() for k in sorted(mappings)],
         }
         text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
         folder = self.path.parent
@@ -324,8 +333,10 @@ class JSONStore:
 
         return self._modify(apply)
 
-    def thread_lock(self, agent: str, key: str, timeout: float | None) -> AbstractContextManager[None]:
-        return locks.thread_lock(self._locks_dir, agent, key, timeout)
+    def thread_lock(
+        self, agent: str, key: str, timeout: float | None, on_wait: OnWait | None = None
+    ) -> AbstractContextManager[HeldLock]:
+        return locks.thread_lock(self._locks_dir, agent, key, timeout, on_wait)
 
     def check(self) -> list[str]:
         problems: list[str] = []

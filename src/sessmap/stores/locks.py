@@ -1,23 +1,24 @@
 """File locks and private files shared by the file-based stores (SQLite and JSON).
 
-Locks are ``flock(2)`` locks: the kernel drops a lock the moment its
-holder dies, so a killed ``exec`` never leaves a thread stuck. Lock files are created 0600
-and never deleted or replaced: unlinking a locked file would let a waiter lock a new inode
-while the old holder still runs. Python opens descriptors non-inheritable, so an agent process
-started while a lock is held does not hold it too.
+Thread locks are ``flock(2)`` locks (file_queue.py: first come, first served): the kernel
+drops a lock the moment its last holder dies, so a killed ``exec`` never leaves a thread stuck.
+Lock files are created 0600, opened with O_NOFOLLOW, and never deleted or replaced: unlinking
+a locked file would let a waiter lock a new inode while the old holder still runs. (Queue
+tickets are unlinked, but only by their owner while it holds them, or once found abandoned.)
+Python opens descriptors non-inheritable, so an agent process started while a lock is held
+holds it too only when given ``HeldLock.agent_fds()``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import errno
-import fcntl
 import os
-import time
-from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 
-from sessmap.errors import Busy, StoreError
+from sessmap.errors import StoreError
+from sessmap.stores import file_queue
+from sessmap.stores.base import HeldLock, OnWait
 
 PRIVATE_DIR_MODE = 0o700
 PRIVATE_FILE_MODE = 0o600
@@ -99,49 +100,6 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-_POLL_INTERVAL = 0.05  # seconds between tries while waiting with a timeout
-
-
-def _flock(fd: int, timeout: float | None) -> bool:
-    """None waits for ever, 0 tries once, else up to ``timeout`` seconds; False if in vain."""
-    if timeout is None:
-        fcntl.flock(fd, fcntl.LOCK_EX)  # blocks; a signal handler that raises still gets through
-        return True
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return True
-        except BlockingIOError:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return False
-            time.sleep(min(_POLL_INTERVAL, remaining))
-
-
-def _locked_fd(path: Path, timeout: float | None) -> int | None:
-    """A descriptor holding an exclusive flock on ``path`` (created 0600, never deleted), or
-    None when the time ran out; ``StoreError`` when the file cannot be opened or locked."""
-    try:
-        # No following a link planted at the lock path: the lock file is never anything else.
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, PRIVATE_FILE_MODE)
-    except OSError as err:
-        raise StoreError(f"cannot lock {path}: {err.strerror or err}") from None
-    try:
-        with contextlib.suppress(PermissionError):  # another user's file keeps its mode
-            os.fchmod(fd, PRIVATE_FILE_MODE)  # the umask may have removed owner bits
-        if _flock(fd, None if timeout is None else max(timeout, 0.0)):
-            return fd
-    except OSError as err:
-        os.close(fd)
-        raise StoreError(f"cannot lock {path}: {err.strerror or err}") from None
-    except BaseException:
-        os.close(fd)
-        raise
-    os.close(fd)
-    return None
-
-
 def thread_lock_path(locks_dir: Path, agent: str, key: str) -> Path:
     # Hash: keys are any Unicode up to 512 characters, too long and too free for a file name.
     import hashlib
@@ -150,8 +108,9 @@ def thread_lock_path(locks_dir: Path, agent: str, key: str) -> Path:
     return locks_dir / f"{digest}.lock"
 
 
-@contextlib.contextmanager
-def thread_lock(locks_dir: Path, agent: str, key: str, timeout: float | None) -> Iterator[None]:
+def thread_lock(
+    locks_dir: Path, agent: str, key: str, timeout: float | None, on_wait: OnWait | None = None
+) -> AbstractContextManager[HeldLock]:
     """The one-run-per-thread lock for (agent, key); ``Busy`` if it is not free in time.
 
     A plain ``flock(2)``, not the filelock package (which the JSON store uses for its change
@@ -160,13 +119,7 @@ def thread_lock(locks_dir: Path, agent: str, key: str, timeout: float | None) ->
     than everything else it does.
     """
     make_private_dir(locks_dir)
-    fd = _locked_fd(thread_lock_path(locks_dir, agent, key), timeout)
-    if fd is None:
-        raise Busy(f"thread '{key}' (agent {agent}) is busy: another exec is running")
-    try:
-        yield
-    finally:
-        os.close(fd)  # closing the only descriptor drops the flock
+    return file_queue.FileThreadLock(thread_lock_path(locks_dir, agent, key), agent, key, timeout, on_wait)
 
 
 def locks_dir_for(store_path: Path) -> Path:

@@ -7,8 +7,16 @@ an append-only list, applied on open in one transaction under a transaction-scop
 lock, so hosts that start together migrate once. Every write is one statement or one
 transaction that locks the rows it reads, so concurrent writers lose nothing.
 
-Thread locks are session advisory locks held on a dedicated connection for the whole run:
-they hold across hosts and vanish the moment the holder's connection ends.
+Thread locks (postgres_lock.py) are session advisory locks, each on a connection of its own
+for the whole run: they hold across hosts, and the server's lock queue serves waiters first
+come, first served. The connection's settings ride in its startup packet and outrank role- and
+database-wide ones, so no idle or statement timeout cuts a held lock. A waiter that gives up
+(timeout, interrupt) leaves the queue at once; one killed with -9 within 0.2 s on PostgreSQL
+14+ (``client_connection_check_interval``), on older servers only when its turn comes. A holder
+that dies frees the thread at once, unless its agent inherited the connection's socket
+(``agent_fds``): then when the agent exits. A host that vanishes without closing its socket is
+noticed by TCP keepalives, after about a minute. While guarded, a once-a-second query notices a
+server restart or a terminated backend (the lock is then gone) and reports it.
 """
 
 from __future__ import annotations
@@ -17,13 +25,13 @@ import hashlib
 import itertools
 import re
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, LiteralString, NoReturn
 
 from sessmap.errors import Busy, Conflict, InvalidInput, NotFound, SessmapError, StoreError
 from sessmap.model import HistoryEntry, Mapping, Parent, validate_key
-from sessmap.stores.base import ImportResult, OnConflict, Query, TranscriptStore
+from sessmap.stores.base import HeldLock, ImportResult, OnConflict, OnWait, Query, TranscriptStore
 from sessmap.urls import mask_password, passwords_in, pop_parameters, redact
 
 try:
@@ -35,7 +43,8 @@ try:
 except ImportError:  # pragma: no cover - exercised in a subprocess by the tests
     raise StoreError("the PostgreSQL store needs psycopg: pip install 'sessmap[postgres]'") from None
 
-# Loads psycopg itself: only once the driver is known to be there.
+# Load psycopg themselves: only once the driver is known to be there.
+from sessmap.stores.postgres_lock import PostgresThreadLock, connect_lock_connection
 from sessmap.stores.postgres_transcripts import PostgresTranscripts, create_transcript_tables
 
 Connection = psycopg.Connection[tuple[Any, ...]]
@@ -43,9 +52,6 @@ Cursor = psycopg.Cursor[tuple[Any, ...]]
 
 DEFAULT_SCHEMA = "sessmap"
 CONNECT_TIMEOUT_SECONDS = 5
-# Server-side TCP keepalives on lock connections: a lock held by a host that vanished without
-# closing its socket (power loss, partition) is freed after about idle + interval * count.
-_LOCK_KEEPALIVES = (30, 10, 3)  # seconds idle, seconds between probes, probes
 STREAM_BATCH = 2_000
 _SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 _SESSMAP_PARAMETERS = ("schema",)
@@ -53,7 +59,8 @@ _SESSMAP_PARAMETERS = ("schema",)
 # Column order of every SELECT and INSERT below; last_seen is generated, never written.
 _COLUMNS: LiteralString = (
     "agent, key, provider, session_id, state, cwd, created_at, updated_at, last_used_at, "
-    "turns, last_exit, parent_agent, parent_key, parent_session_id, labels, host, agent_home, history"
+    "turns, last_exit, parent_agent, parent_key, parent_session_id, labels, host, agent_home, history, "
+    "generation"
 )
 _ASSIGN_ALL: LiteralString = (
     "provider = EXCLUDED.provider, session_id = EXCLUDED.session_id, state = EXCLUDED.state, "
@@ -61,9 +68,10 @@ _ASSIGN_ALL: LiteralString = (
     "last_used_at = EXCLUDED.last_used_at, turns = EXCLUDED.turns, last_exit = EXCLUDED.last_exit, "
     "parent_agent = EXCLUDED.parent_agent, parent_key = EXCLUDED.parent_key, "
     "parent_session_id = EXCLUDED.parent_session_id, labels = EXCLUDED.labels, "
-    "host = EXCLUDED.host, agent_home = EXCLUDED.agent_home, history = EXCLUDED.history"
+    "host = EXCLUDED.host, agent_home = EXCLUDED.agent_home, history = EXCLUDED.history, "
+    "generation = EXCLUDED.generation"
 )
-_PLACEHOLDERS: LiteralString = ", ".join(["%s"] * 18)
+_PLACEHOLDERS: LiteralString = ", ".join(["%s"] * 19)
 
 
 # --- migrations: append only; an applied migration is never edited -----------------------
@@ -115,10 +123,21 @@ def _add_host_and_history(cursor: Cursor, schema: sql.Identifier) -> None:
     )
 
 
+def _add_generation(cursor: Cursor, schema: sql.Identifier) -> None:
+    # Rows from before count as generation 0: the next run's start raises it.
+    cursor.execute(
+        sql.SQL(
+            "ALTER TABLE {schema}.mappings ADD COLUMN generation bigint NOT NULL DEFAULT 0"
+            " CHECK (generation >= 0)"
+        ).format(schema=schema)
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[Cursor, sql.Identifier], None]]] = [
     ("create_mappings", _create_mappings),
     ("add_host_and_history", _add_host_and_history),
     ("create_transcripts", create_transcript_tables),
+    ("add_generation", _add_generation),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -293,12 +312,13 @@ class PostgresStore:
             mapping.host,
             mapping.agent_home,
             Jsonb([entry.to_dict() for entry in mapping.history]),
+            mapping.generation,
         )
 
     @staticmethod
     def _mapping(row: tuple[Any, ...]) -> Mapping:
         (agent, key, provider, session_id, state, cwd, created, updated, used, turns, last_exit) = row[:11]
-        parent_agent, parent_key, parent_session_id, labels, host, agent_home, history = row[11:]
+        parent_agent, parent_key, parent_session_id, labels, host, agent_home, history, generation = row[11:]
         return Mapping(
             key=key,
             agent=agent,
@@ -316,6 +336,7 @@ class PostgresStore:
             host=host,
             agent_home=agent_home,
             history=_history(history) if history else (),
+            generation=generation,
         )
 
     # --- the Store protocol -----------------------------------------------------------------
@@ -542,7 +563,7 @@ class PostgresStore:
                 state text, cwd text, created_at timestamptz, updated_at timestamptz,
                 last_used_at timestamptz, turns bigint, last_exit bigint, parent_agent text,
                 parent_key text COLLATE "C", parent_session_id text, labels jsonb,
-                host text, agent_home text, history jsonb
+                host text, agent_home text, history jsonb, generation bigint
             ) ON COMMIT DROP"""
         )
         total = 0
@@ -568,43 +589,36 @@ class PostgresStore:
         return tuple((agent, key) for agent, key in cursor)
 
     @contextmanager
-    def thread_lock(self, agent: str, key: str, timeout: float | None) -> Iterator[None]:
+    def thread_lock(
+        self, agent: str, key: str, timeout: float | None, on_wait: OnWait | None = None
+    ) -> Iterator[HeldLock]:
         lock_id = thread_lock_id(self._schema_name, agent, key)
         # A connection of its own: the lock lives exactly as long as it, whatever this store does.
-        connection = self._connect()
+        lock = PostgresThreadLock(self._connect_lock(timeout), lock_id, self._describe)
         try:
             with self._errors():
-                connection.execute(
-                    sql.SQL(
-                        "SET tcp_keepalives_idle = {}; SET tcp_keepalives_interval = {};"
-                        " SET tcp_keepalives_count = {}; SET statement_timeout = 0"
-                    ).format(*map(sql.Literal, _LOCK_KEEPALIVES))
-                )
-                if not self._acquire(connection, lock_id, timeout):
-                    raise Busy(
-                        f"thread {key!r} (agent {agent}) is busy: another exec is running",
-                        hint="wait for it, or give --wait-timeout",
-                    )
-            yield
+                if not lock.acquire(timeout, on_wait):
+                    raise Busy(agent, key)
+            yield lock
         finally:
-            # Closing the connection releases the lock too; unlocking first says what we mean.
-            with suppress(psycopg.Error):
-                connection.execute("SELECT pg_advisory_unlock(%s)", (lock_id,))
-            connection.close()
+            lock.release()
 
-    @staticmethod
-    def _acquire(connection: Connection, lock_id: int, timeout: float | None) -> bool:
-        if timeout is not None and timeout <= 0:
-            row = connection.execute("SELECT pg_try_advisory_lock(%s)", (lock_id,)).fetchone()
-            return bool(row and row[0])
-        # lock_timeout 0 means "no limit"; a positive timeout is at least 1 ms.
-        milliseconds = 0 if timeout is None else max(1, round(timeout * 1000))
-        connection.execute(sql.SQL("SET lock_timeout = {}").format(sql.Literal(milliseconds)))
+    def _connect_lock(self, timeout: float | None) -> Connection:
+        """A lock connection, its settings in the startup packet (no round trip of its own)."""
+        with self._errors():
+            # The store's connection already knows the server's version: no query for it.
+            server_version = self._connection.info.server_version
+            given = conninfo_to_dict(self._conninfo).get("options")
+
+        def connect(extra: dict[str, Any]) -> Connection:
+            return psycopg.connect(self._conninfo, **{**self._connect_options, **extra})
+
         try:
-            connection.execute("SELECT pg_advisory_lock(%s)", (lock_id,))
-        except pg_errors.LockNotAvailable:
-            return False
-        return True
+            return connect_lock_connection(
+                connect, None if given is None else str(given), timeout, server_version
+            )
+        except psycopg.Error as error:
+            raise StoreError(self._describe(f"cannot connect to PostgreSQL at {self.url}", error)) from None
 
     def check(self) -> list[str]:
         problems: list[str] = []

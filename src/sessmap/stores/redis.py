@@ -20,11 +20,16 @@ Mappings never carry a Redis expiry: like in every store, they expire only throu
 Should someone set a TTL on a document by hand, writes keep it (``SET … KEEPTTL``, and RENAME
 carries it over) rather than silently dropping it, and ``check`` (``sessmap doctor``) reports it.
 
-Thread locks are ``SET P:lock:… <token> NX PX <ttl>`` renewed by a background thread while the
-run lasts and released only by their owner (compare-and-delete in Lua). A holder killed
-without releasing blocks the thread for at most the lock TTL (30 s, ``?lock_ttl=…``). Like
-every single-instance Redis lock, it is not safe across a failover (a replica promoted before
-it received the lock lets a second holder in) and no fencing token is provided.
+Thread locks are fair queues, designed in redis_lock.py: ``P:lock:<agent>:<key>`` holds
+``<token> <pid> <since> <host>`` (who holds it, for waiters) with a PX expiry of the lock TTL
+(30 s, ``?lock_ttl=…``); waiters take it in ticket order (``P:lockn``, ``P:lockq:…``,
+``P:lockw:…``, ``P:lockx:…``), every decision a Lua script; release is compare-and-delete and
+wakes the next waiter. A thread of the holder renews the lock, and while the agent runs a
+keeper process does, so the lock outlives a stopped or killed sessmap until the agent exits.
+A waiter, or a holder outside an agent's run, killed with -9 holds up the thread for at most
+the lock TTL. Like every single-instance Redis lock, it is not safe across a failover (a
+replica promoted before it received the lock lets a second holder in), and the lock carries no
+fencing token of its own.
 """
 
 from __future__ import annotations
@@ -32,7 +37,6 @@ from __future__ import annotations
 import json
 import secrets
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
@@ -45,7 +49,16 @@ from typing import IO, Any, TypeVar, cast
 
 from sessmap.errors import Busy, Conflict, InvalidInput, NotFound, SessmapError, StoreError
 from sessmap.model import Mapping, format_timestamp, now, validate_key
-from sessmap.stores.base import ImportResult, OnConflict, Query, TranscriptStore, renamed, reparented
+from sessmap.stores.base import (
+    HeldLock,
+    ImportResult,
+    OnConflict,
+    OnWait,
+    Query,
+    TranscriptStore,
+    renamed,
+    reparented,
+)
 from sessmap.stores.redis_transcripts import RedisTranscripts
 from sessmap.urls import duration_parameter, mask_password, passwords_in, pop_parameters, redact
 
@@ -56,6 +69,9 @@ try:
     from redis.retry import Retry
 except ImportError:  # pragma: no cover - exercised in a subprocess by the tests
     raise StoreError("the Redis store needs redis-py: pip install 'sessmap[redis]'") from None
+
+# After the check above: the lock module needs redis-py too.
+from sessmap.stores.redis_lock import Lock, LockNames, RedisHeldLock, TimedOut, acquire
 
 T = TypeVar("T")
 
@@ -70,14 +86,6 @@ BATCH = 500
 MAX_ATTEMPTS = 1_000  # optimistic retries before giving up on a hot key
 _SESSMAP_PARAMETERS = ("prefix", "lock_ttl")
 _SEP = "\0"  # between key and agent in index members; keys hold no control characters
-
-# Delete / extend the lock only if it is still ours: a lock that expired and was taken by
-# another run must not be released or extended by the first one.
-_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
-_RENEW = (
-    "if redis.call('get', KEYS[1]) == ARGV[1] then"
-    " return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0"
-)
 
 
 def _create_layout(client: redis.Redis, prefix: str) -> None:
@@ -230,7 +238,7 @@ class RedisStore:
 
     @staticmethod
     def _encode(mapping: Mapping) -> str:
-        return json.dumps(mapping.to_dict(), ensure_ascii=False, separators=(",", ":"))
+        return json.dumps(mapping.to_document(), ensure_ascii=False, separators=(",", ":"))
 
     def _decode(self, text: str, where: str) -> Mapping:
         try:
@@ -581,38 +589,33 @@ class RedisStore:
         return inserted, replaced, skipped
 
     @contextmanager
-    def thread_lock(self, agent: str, key: str, timeout: float | None) -> Iterator[None]:
-        lock_key = self._name("lock", agent, key)
+    def thread_lock(
+        self, agent: str, key: str, timeout: float | None, on_wait: OnWait | None = None
+    ) -> Iterator[HeldLock]:
         ttl_ms = max(1, round(self.lock_ttl.total_seconds() * 1000))
         try:
-            with self._held(lock_key, timeout=timeout, ttl_ms=ttl_ms):
-                yield
+            with self._held(
+                self._name("lock", agent, key), timeout=timeout, ttl_ms=ttl_ms, on_wait=on_wait
+            ) as held:
+                yield held
         except _Timeout:
-            raise Busy(
-                f"thread {key!r} (agent {agent}) is busy: another exec is running",
-                hint="wait for it, or give --wait-timeout",
-            ) from None
+            raise Busy(agent, key) from None
 
     @contextmanager
-    def _held(self, lock_key: str, *, timeout: float | None, ttl_ms: int) -> Iterator[None]:
-        token = secrets.token_hex(16)
-        deadline = None if timeout is None else time.monotonic() + timeout
-        pause = 0.01
-        with self._errors():
-            while not self._client.set(lock_key, token, nx=True, px=ttl_ms):
-                left = None if deadline is None else deadline - time.monotonic()
-                if left is not None and left <= 0:
-                    raise _Timeout
-                time.sleep(pause if left is None else min(pause, left))
-                pause = min(pause * 2, 0.25)
-        renewer = _Renewer(self._client, lock_key, token, ttl_ms)
-        renewer.start()
+    def _held(
+        self, lock_key: str, *, timeout: float | None, ttl_ms: int, on_wait: OnWait | None = None
+    ) -> Iterator[RedisHeldLock]:
+        """Hold ``lock_key`` in turn (the queue, the keeper and their bounds: redis_lock.py)."""
+        lock = Lock(self._client, LockNames.of(self._prefix, lock_key), ttl_ms, self._describe)
         try:
-            yield
+            with self._errors():
+                held = acquire(lock, timeout, on_wait)
+        except TimedOut:
+            raise _Timeout from None
+        try:
+            yield held
         finally:
-            renewer.stop()
-            with suppress(redis.RedisError):
-                self._client.eval(_RELEASE, 1, lock_key, token)
+            held.release()
 
     def check(self) -> list[str]:
         problems: list[str] = []
@@ -656,25 +659,6 @@ class RedisStore:
 
 class _Timeout(Exception):
     """A lock wait ran out (turned into Busy, or a StoreError for the migration lock)."""
-
-
-class _Renewer(threading.Thread):
-    """Extends a held lock every third of its TTL until stopped, so long runs keep it."""
-
-    def __init__(self, client: redis.Redis, lock_key: str, token: str, ttl_ms: int) -> None:
-        super().__init__(name=f"sessmap-lock-renewer {lock_key}", daemon=True)
-        self._client, self._lock_key, self._token, self._ttl_ms = client, lock_key, token, ttl_ms
-        self._stopped = threading.Event()
-
-    def run(self) -> None:
-        while not self._stopped.wait(self._ttl_ms / 3000):
-            # A failed renewal is retried at the next tick; the lock lives a full TTL meanwhile.
-            with suppress(redis.RedisError):
-                self._client.eval(_RENEW, 1, self._lock_key, self._token, self._ttl_ms)
-
-    def stop(self) -> None:
-        self._stopped.set()
-        self.join()
 
 
 # redis-py's annotations are loose (bytes | str, untyped watch); these pin down what a

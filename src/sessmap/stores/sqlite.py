@@ -32,7 +32,7 @@ from sessmap.model import (
     validate_key,
 )
 from sessmap.stores import locks
-from sessmap.stores.base import ImportResult, OnConflict, Query, TranscriptStore, renamed
+from sessmap.stores.base import HeldLock, ImportResult, OnConflict, OnWait, Query, TranscriptStore, renamed
 from sessmap.stores.sqlite_transcripts import SQLiteTranscripts, m003_create_transcripts
 
 BUSY_TIMEOUT = timedelta(seconds=30)
@@ -87,10 +87,16 @@ def m002_add_host_agent_home_history(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE mappings ADD COLUMN history TEXT NOT NULL DEFAULT '[]'")
 
 
+def m004_add_generation(db: sqlite3.Connection) -> None:
+    # Rows from before count as generation 0: the next run's start raises it.
+    db.execute("ALTER TABLE mappings ADD COLUMN generation INTEGER NOT NULL DEFAULT 0")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     m001_create_mappings,
     m002_add_host_agent_home_history,
     m003_create_transcripts,  # in sqlite_transcripts.py, beside the code that uses its tables
+    m004_add_generation,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -116,6 +122,7 @@ _COLUMNS = (
     "host",
     "agent_home",
     "history",
+    "generation",
 )
 # Built from the constant column list above, never from input (hence the S608 waivers).
 _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM mappings"  # noqa: S608
@@ -160,6 +167,7 @@ def _to_row(mapping: Mapping) -> tuple[Any, ...]:
         mapping.host,
         mapping.agent_home,
         _history_to_json(mapping.history),
+        mapping.generation,
     )
 
 
@@ -212,7 +220,7 @@ def _history_from_json(history: Any) -> tuple[HistoryEntry, ...]:
 def _from_row(row: tuple[Any, ...]) -> Mapping:
     """A Mapping from a stored row; ``InvalidInput`` if the row is damaged."""
     (agent, key, provider, session_id, state, cwd, created, updated, last_used, turns, last_exit) = row[:11]
-    parent_agent, parent_key, parent_session_id, labels, host, agent_home, history = row[11:]
+    parent_agent, parent_key, parent_session_id, labels, host, agent_home, history, generation = row[11:]
     label_dict = {} if labels == "{}" else _labels_from_json(labels)
     state_value: State = state
     return Mapping(
@@ -232,6 +240,7 @@ def _from_row(row: tuple[Any, ...]) -> Mapping:
         host=host,
         agent_home=agent_home,
         history=_history_from_json(history),
+        generation=generation,
     )
 
 
@@ -645,8 +654,10 @@ class SQLiteStore:
                 return ImportResult(conflicts=tuple(conflicts))
         return ImportResult(inserted=inserted, replaced=replaced, skipped=skipped)
 
-    def thread_lock(self, agent: str, key: str, timeout: float | None) -> AbstractContextManager[None]:
-        return locks.thread_lock(self._locks_dir, agent, key, timeout)
+    def thread_lock(
+        self, agent: str, key: str, timeout: float | None, on_wait: OnWait | None = None
+    ) -> AbstractContextManager[HeldLock]:
+        return locks.thread_lock(self._locks_dir, agent, key, timeout, on_wait)
 
     def check(self) -> list[str]:
         problems: list[str] = []
