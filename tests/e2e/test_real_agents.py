@@ -123,7 +123,10 @@ def test_the_real_claude_and_its_hooks_see_the_thread_in_their_environment(sandb
     seen = sandbox.root / "hook-env.txt"
     settings = sandbox.dir("home") / ".claude" / "settings.json"
     settings.parent.mkdir(parents=True, exist_ok=True)
-    hook = {"type": "command", "command": f"env | grep '^SESSMAP_' | sort >> {seen}; echo --- >> {seen}"}
+    hook = {
+        "type": "command",
+        "command": f"env | grep -E '^SESSMAP_(KEY|AGENT|SESSION_ID)=' | sort >> {seen}; echo --- >> {seen}",
+    }
     settings.write_text(json.dumps({"hooks": {"SessionStart": [{"hooks": [hook]}]}}))
     ok(sandbox, "slack:C9:env", "claude", marker("first"))
     ok(sandbox, "slack:C9:env", "claude", marker("second"))

@@ -174,7 +174,7 @@ def main() -> None:
         def on_signal(number: int, frame: object) -> None:
             received.append(number)
             if mode != "count":  # log it and die by it, as most programs do
-                log({"signal": number})
+                log({"signal": number, "at": time.time()})
                 signal.signal(number, signal.SIG_DFL)
                 os.kill(os.getpid(), number)
 
@@ -218,7 +218,7 @@ def main() -> None:
             if received:  # FAKEAGENT_SIGNALS=count: see whether more come, then exit as if killed
                 time.sleep(0.5)
                 for number in os.read(wakeup, 1024):
-                    log({"signal": number})
+                    log({"signal": number, "at": time.time()})
                 sys.exit(128 + received[0])
     sys.exit(int(ENV.get("FAKEAGENT_EXIT", "0")))
 

@@ -141,3 +141,36 @@ def test_a_waiter_killed_in_the_queue_blocks_no_one(agents: FakeAgents) -> None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
             process.communicate()
+
+
+def test_a_stopped_exec_keeps_its_thread_until_it_goes_on(agents: FakeAgents) -> None:
+    """SIGSTOP of ``sessmap exec`` (Ctrl-Z of sessmap alone, a debugger, a frozen VM): its lock
+    does not lapse (Redis: the keeper renews it, here with a 2 s TTL), so a queued run waits;
+    once sessmap goes on and records its turn, the queued run is served."""
+    ready = agents.root / "ready"
+    holder = agents.start(
+        "exec", "t", "--", "claude", "-p", "one", env={"FAKEAGENT_SLEEP": "1", "FAKEAGENT_READY": str(ready)}
+    )
+    waiter: subprocess.Popen[bytes] | None = None
+    try:
+        wait_for(ready.exists, what="the first agent")
+        os.kill(holder.pid, signal.SIGSTOP)
+        waiter = agents.start("exec", "t", "--wait-timeout", "60s", "--", "claude", "-p", "two")
+        time.sleep(5)  # more than two lock TTLs, with the first agent done after one second
+        assert waiter.poll() is None, waiter.communicate()
+        assert [run["argv"][-1] for run in agents.turns()] == ["one"]
+        os.kill(holder.pid, signal.SIGCONT)
+        assert holder.wait(timeout=30) == 0
+        _, stderr = waiter.communicate(timeout=60)
+        assert waiter.returncode == 0, stderr
+        assert [run["argv"][-1] for run in agents.turns()] == ["one", "two"]
+        assert overlaps(agents) == []
+        mapping = agents.mapping("t")
+        assert mapping is not None and mapping.turns == 2  # neither turn lost
+    finally:
+        for process in (holder, waiter):
+            if process is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(process.pid, signal.SIGCONT)
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.communicate()

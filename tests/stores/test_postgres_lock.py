@@ -16,16 +16,12 @@ import contextlib
 import json
 import os
 import queue
-import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -36,7 +32,8 @@ import pytest
 from psycopg import sql
 from tests.stores.conftest import store_url
 
-from servers import fresh_postgres_database, unavailable
+from private_servers import PrivatePostgres, private_postgres_server
+from servers import fresh_postgres_database
 from sessmap.errors import Busy
 from sessmap.stores import open_store
 from sessmap.stores.base import LockHolder, LockLost, Waiting
@@ -434,56 +431,13 @@ def test_on_wait_holder_is_none_for_a_holder_that_does_not_say(store: PostgresSt
 # --- faults while held ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class PrivateServer:
-    url: str
-    restart: Callable[[], None]
-
-
 @pytest.fixture(scope="module")
-def private_postgres() -> Iterator[PrivateServer]:
-    """A private cluster of this module's (trust auth, 127.0.0.1, a free port): its URL, and
-    how to restart it."""
-    bin_dirs = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
-    with contextlib.suppress(OSError, subprocess.CalledProcessError):
-        found = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True, check=True)
-        bin_dirs.insert(0, Path(found.stdout.strip()))
-    bin_dir = next((d for d in bin_dirs if (d / "initdb").exists() and (d / "pg_ctl").exists()), None)
-    if bin_dir is None:
-        unavailable("initdb and pg_ctl are not installed: cannot start a private PostgreSQL")
-    as_owner: list[str] = []
-    if os.geteuid() == 0:
-        if shutil.which("runuser") is None:
-            unavailable("running as root without runuser: cannot start PostgreSQL as its own user")
-        as_owner = ["runuser", "-u", "postgres", "--"]
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    home = Path(tempfile.mkdtemp(prefix="sessmap-pg-lock-"))
-    data = home / "data"
-    if as_owner:
-        shutil.chown(home, "postgres")
-    pg_ctl = [*as_owner, str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(home / "log"), "-w"]
-    options = f"-c listen_addresses=127.0.0.1 -p {port} -k {home}"
-    try:
-        initdb = [*as_owner, str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust"]
-        for step in (initdb, [*pg_ctl, "-o", options, "start"]):
-            done = subprocess.run(step, capture_output=True, text=True)
-            if done.returncode != 0:
-                unavailable(
-                    f"cannot start a private PostgreSQL: {done.stderr.strip() or done.stdout.strip()}"
-                )
-
-        def restart() -> None:
-            subprocess.run([*pg_ctl, "-m", "fast", "-o", options, "restart"], check=True, capture_output=True)
-
-        yield PrivateServer(f"postgresql://postgres@127.0.0.1:{port}/postgres", restart)
-    finally:
-        subprocess.run([*pg_ctl, "-m", "immediate", "stop"], capture_output=True)
-        shutil.rmtree(home, ignore_errors=True)
+def private_postgres() -> Iterator[PrivatePostgres]:
+    with private_postgres_server() as server:
+        yield server
 
 
-def test_a_server_restart_while_guarded_is_reported(private_postgres: PrivateServer) -> None:
+def test_a_server_restart_while_guarded_is_reported(private_postgres: PrivatePostgres) -> None:
     url = f"{private_postgres.url}?schema=restart"
     lost = Lost()
     with open_store(url) as store, store.thread_lock(AGENT, "k", 0) as lock:

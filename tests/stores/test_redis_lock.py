@@ -15,9 +15,7 @@ import contextlib
 import os
 import random
 import select
-import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -28,9 +26,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-import redis
 
-from servers import prefix_of, redis_client, redis_url, unavailable
+from private_servers import private_redis_server
+from servers import prefix_of, redis_client, redis_url
 from sessmap.errors import Busy
 from sessmap.stores.base import LockHolder, LockLost, Waiting
 from sessmap.stores.redis import RedisStore
@@ -288,43 +286,6 @@ def test_the_lock_is_handed_over_quickly(url_1s: str) -> None:
 # --- guard: the lease kept for the agent ------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@contextlib.contextmanager
-def private_redis() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """A redis-server of this test's own on a free port, without persistence."""
-    binary = shutil.which("redis-server") or "/usr/bin/redis-server"
-    if not os.access(binary, os.X_OK):
-        unavailable("redis-server is not installed: cannot start a private Redis")
-    port = _free_port()
-    server = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    try:
-        client = redis.Redis.from_url(url)
-        wait_until(lambda: _answers(client))
-        client.close()
-        yield url, server
-    finally:
-        server.kill()
-        server.wait()
-
-
-def _answers(client: redis.Redis) -> bool:
-    try:
-        return bool(client.ping())
-    except redis.ConnectionError:
-        return False
-
-
 @pytest.fixture
 def agent() -> Iterator[subprocess.Popen[bytes]]:
     process = subprocess.Popen(["sleep", "60"])
@@ -337,7 +298,7 @@ def test_a_redis_outage_is_reported_before_the_lease_lapses(agent: subprocess.Po
     ttl = 2.0
     reports: list[tuple[float, LockLost]] = []
     with (
-        private_redis() as (server_url, server),
+        private_redis_server() as (server_url, server),
         RedisStore(f"{server_url}?lock_ttl=2s") as store,
         store.thread_lock("default", KEY, 0) as held,
     ):
