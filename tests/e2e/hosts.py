@@ -38,46 +38,16 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from realagents import Sandbox, write_codex_config
-from tests.support import SESSMAP
+from tests.support import SESSMAP, SET_HOSTNAME, require_host_names, uts_problem
 
 from servers import postgres_url, redis_url, unavailable
 from sessmap.model import Mapping
 from sessmap.stores import open_store
 
 TURN_TIMEOUT = 120.0
+
+
 # sh -c SCRIPT NAME ARGV…: NAME is $0, the command follows in "$@".
-_SET_HOSTNAME = 'hostname "$0" && exec "$@"'
-
-
-@functools.cache
-def _uts_problem() -> str | None:
-    """Why a command cannot be run under a host name of its own here, or None if it can."""
-    unshare = shutil.which("unshare")
-    if unshare is None:
-        return "unshare (util-linux) is not installed: cannot give a simulated host its own host name"
-    try:
-        probe = subprocess.run(
-            [unshare, "--uts", "sh", "-c", _SET_HOSTNAME, "sessmap-probe", "hostname"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            stdin=subprocess.DEVNULL,
-        )
-    except (OSError, subprocess.TimeoutExpired) as error:
-        return f"unshare --uts failed to run: {error}"
-    if probe.returncode != 0 or probe.stdout.strip() != "sessmap-probe":
-        why = " ".join((probe.stderr or probe.stdout).split()) or f"exit {probe.returncode}"
-        return f"unshare --uts cannot set a host name here (needs root or user namespaces): {why}"
-    return None
-
-
-def require_host_names() -> None:
-    """Skip (fail under CI) unless commands can run under a host name of their own."""
-    problem = _uts_problem()
-    if problem is not None:
-        unavailable(problem)
-
-
 @contextlib.contextmanager
 def store_url(kind: str, folder: Path) -> Iterator[str]:
     """A new, empty store every host shares: ``sqlite``, ``postgres`` (a schema of its own) or
@@ -192,7 +162,7 @@ class Host:
         """``argv`` as run on this host: under its host name."""
         wrapped = list(argv)
         if self.hostname is not None:
-            wrapped = ["unshare", "--uts", "sh", "-c", _SET_HOSTNAME, self.hostname, *wrapped]
+            wrapped = ["unshare", "--uts", "sh", "-c", SET_HOSTNAME, self.hostname, *wrapped]
         if self.netns is not None:
             wrapped = ["ip", "netns", "exec", self.netns, *wrapped]
         return wrapped
@@ -531,7 +501,7 @@ def _netns_problem() -> str | None:
     if added.returncode != 0:
         return f"ip netns add failed (needs root): {' '.join(added.stderr.split())}"
     subprocess.run(["ip", "netns", "del", probe_name], capture_output=True)
-    return _uts_problem()
+    return uts_problem()
 
 
 _subnets = itertools.count()

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 from tests.stores.conftest import backend_params, store_url
-from tests.support import SESSMAP
+from tests.support import SESSMAP, SET_HOSTNAME, require_host_names
 
 from sessmap.stores import open_store
 
@@ -102,13 +102,15 @@ class World:
     folder: Path
     started: list[Run] = field(default_factory=list)
 
-    def start(self, key: str, name: str, log: Path, *options: str) -> Run:
+    def start(self, key: str, name: str, log: Path, *options: str, host: str | None = None) -> Run:
+        """``sessmap exec`` on ``key``; on a host of that name (a UTS namespace of its own)."""
         argv = [str(SESSMAP), "--store", self.url, "--config", str(self.folder / "config.toml")]
         argv += ["exec", key, "--provider", "fake", "--cwd", str(self.folder), *options]
         terminal, child_side = os.openpty()
         try:
+            on_host = ["unshare", "--uts", "sh", "-c", SET_HOSTNAME, host] if host else []
             process = subprocess.Popen(
-                [*argv, "--", str(self.folder / "agent")],
+                [*on_host, *argv, "--", str(self.folder / "agent")],
                 env={**os.environ, "FAIR_QUEUE_RUN": name, "FAIR_QUEUE_LOG": str(log)},
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
@@ -155,6 +157,30 @@ def test_queued_execs_run_in_arrival_order(world: World, mode: str) -> None:
         done = [run.finish() for run in runs]
         assert succeeded(done), done
         assert ran(log) == [str(number) for number in range(RUNS)], f"trial {trial}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("world", backend_params(["postgres", "redis"]), indirect=True)
+def test_waiters_from_two_hosts_are_served_in_arrival_order(world: World) -> None:
+    """A server store's queue spans hosts: runs alternating between two hosts (each its own
+    UTS namespace, so sessmap records and reports another host name) keep their order."""
+    require_host_names()
+    key, log = "fair:hosts", world.folder / "hosts.log"
+    runs: list[Run] = []
+    last_start = -SPACING
+    for number in range(RUNS):
+        time.sleep(max(0.0, SPACING - (time.monotonic() - last_start)))
+        last_start = time.monotonic()
+        runs.append(world.start(key, str(number), log, host=("host-a", "host-b")[number % 2]))
+        runs[-1].wait_arrival()
+    done = [run.finish() for run in runs]
+    assert succeeded(done), done
+    assert ran(log) == [str(number) for number in range(RUNS)]
+    waiting = [stderr for _, stderr in done[1:] if "waiting for" in stderr]
+    assert waiting and all(" on host-" in line for line in waiting)  # whom each waited for
+    with open_store(world.url) as store:
+        mapping = store.get("default", key)
+    assert mapping is not None and mapping.turns == RUNS and mapping.host == "host-b"
 
 
 @pytest.mark.slow

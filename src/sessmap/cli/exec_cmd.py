@@ -21,10 +21,11 @@ HELP = """Run an agent CLI on the thread's own session: start, resume or fork it
 Adds the session flags to CMD (claude: --session-id / --resume / --fork-session; codex:
 exec resume / exec fork), runs it in the thread's directory with stdin, stdout, stderr and
 the terminal passed through, and exits with the agent's status. One run per thread at a
-time: a second exec waits (exit 75 with --no-wait). A failure of sessmap's own (store,
-config, usage, conflict, stale with --on-stale fail) exits 125, never a code the agent uses;
-126/127: CMD not executable / not found. The agent's environment gains SESSMAP_KEY,
-SESSMAP_AGENT and SESSMAP_SESSION_ID.
+time: later ones wait their turn, first come, first served (exit 75 with --no-wait, or when
+--wait-timeout runs out). A failure of sessmap's own (store, config, usage, conflict, stale
+with --on-stale fail) exits 125, never a code the agent uses; 126/127: CMD not executable /
+not found. The agent's environment gains SESSMAP_KEY, SESSMAP_AGENT and SESSMAP_SESSION_ID.
+Signals reach the agent: for claude -p, SIGINT ends the turn, SIGTERM leaves it to resume.
 
 \b
 Example:
@@ -75,7 +76,7 @@ def exec_command(
         OnStaleName | None,
         typer.Option(
             "--on-stale",
-            help="When the session is gone: start a new one (fresh), or exit 1 (fail) "
+            help="When the session is gone: start a new one (fresh), or exit 125 (fail) "
             "[default: config on_stale, else fresh].",
             show_default=False,
         ),
