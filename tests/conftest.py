@@ -1,5 +1,9 @@
 """Every test gets its own home, agent homes, XDG folders, sessmap config and store: nothing
-of the real user's (``~/.claude``, ``~/.codex``, a sessmap config) can change a result."""
+of the real user's (``~/.claude``, ``~/.codex``, a sessmap config) can change a result.
+
+Hypothesis runs under the profile ``HYPOTHESIS_PROFILE`` names: ``dev`` (few examples, the
+default on a developer's machine) or ``ci`` (thorough, the default when ``CI`` is set).
+``--hypothesis-profile NAME`` overrides both."""
 
 from __future__ import annotations
 
@@ -7,6 +11,15 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+from servers import unavailable
+from support import SESSMAP
+
+# Property tests size themselves with ``support.examples(n)``: n under ``ci``, a tenth under ``dev``.
+settings.register_profile("ci", max_examples=100, print_blob=True)
+settings.register_profile("dev", max_examples=10)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
 
 _ENVIRONMENT = ("SESSMAP_STORE", "SESSMAP_CONFIG", "SESSMAP_AGENT", "NO_COLOR", "SESSMAP_HOME")
 # The npm cache of installed agent CLIs (tests/e2e) is shared on purpose: it holds programs,
@@ -29,3 +42,10 @@ def sessmap_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("XDG_STATE_HOME", str(user / ".local/state"))
     monkeypatch.setenv("XDG_CACHE_HOME", _AGENT_CACHE)
     return home
+
+
+@pytest.fixture
+def needs_sessmap() -> None:
+    """Skip (fail under CI) a test that runs the installed ``sessmap`` command when it is missing."""
+    if not SESSMAP.exists():
+        unavailable(f"the sessmap command is not installed ({SESSMAP}): pip install -e '.[test]'")

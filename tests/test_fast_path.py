@@ -23,8 +23,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from tests.fakeagent.harness import install_fake_agent
+from tests.support import examples
 
-from sessmap.cli import fast
+from sessmap.cli import fast, spec
 from sessmap.cli.app import app
 from sessmap.model import Mapping, Parent, parse_timestamp
 from sessmap.stores import Query, open_store
@@ -306,7 +307,9 @@ def test_error_lines_on_an_ascii_stderr(world: World) -> None:
     assert "☃".encode() in got  # Click writes UTF-8 to a stream that claims ASCII
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     key=st.text(max_size=20) | st.sampled_from([m.key for m in _mappings()]),
     agent=st.none() | st.from_regex(r"[A-Za-z0-9._-]{1,8}", fullmatch=True) | st.text(max_size=6),
@@ -537,3 +540,118 @@ def test_installed_command_takes_the_fast_path(world: World) -> None:
     )
     assert done.stdout == f"{ACTIVE_ID}\n"
     assert done.stderr == "0 False\n"
+
+
+# --- command lines generated from the option table (cli/spec.py) -------------------------------
+
+SAMPLES: dict[str, tuple[str, ...]] = {
+    "agent": ("reviewer", "nobody", "bad/agent"),
+    "provider": ("claude", "codex", "nope"),
+    "cwd": ("{work}/project", "{work}/missing"),
+    "wait_timeout": ("1s", "soon"),
+    "on_stale": ("fail", "fresh"),
+    "status": ("{work}/status.json",),
+    "status_fd": ("x", "9"),
+}
+
+
+def spellings(opt: spec.Opt, value: str | None) -> list[list[str]]:
+    """Every way Click reads ``opt`` (with ``value``): --opt V, --opt=V, -o V, -oV."""
+    if opt.is_flag:
+        return [[flag] for flag in opt.flags]
+    assert value is not None
+    forms = [[opt.long, value], [f"{opt.long}={value}"]]
+    if opt.short:
+        forms += [[opt.short, value], [f"{opt.short}{value}"]]
+    return forms
+
+
+def fast_options(command: str) -> list[spec.Opt]:
+    return [opt for opt in spec.COMMANDS[command] if opt.dest in spec.FAST[command]]
+
+
+def generated_get_cases() -> list[list[str]]:
+    cases = []
+    for opt in fast_options("get"):
+        for value in SAMPLES.get(opt.dest, (None,)):
+            for form in spellings(opt, value):
+                cases += [
+                    ["get", *form, "slack:C1:1"],
+                    ["get", "slack:C1:1", *form],
+                    ["get", *form, "--", "-dash"],
+                ]
+    for opt in fast_options(""):
+        for form in spellings(
+            opt, "{work}/good.json" if opt.dest == "store" else "{work}/store-in-config.toml"
+        ):
+            cases.append([*form, "get", "slack:C1:1"])
+    return cases
+
+
+@pytest.mark.parametrize("argv", generated_get_cases(), ids=" ".join)
+def test_generated_get(world: World, argv: list[str]) -> None:
+    argv = [arg.format(work=world.work) for arg in argv]
+    assert fast.plan(argv) is not None, argv
+    assert_same(world, argv if argv[0].startswith("--store") else ["--store", world.url("good.db"), *argv])
+
+
+@pytest.mark.parametrize(
+    "opt", [opt for command in ("", "get") for opt in spec.COMMANDS[command] if opt.envvar], ids=str
+)
+@pytest.mark.parametrize("argv", [["get", "slack:C1:1"], ["get", "nope"]])
+def test_generated_environment(world: World, opt: spec.Opt, argv: list[str]) -> None:
+    value = {"store": "{work}/good.json", "config": "{work}/store-in-config.toml"}.get(opt.dest, "reviewer")
+    assert opt.envvar is not None
+    assert_same(world, argv, {opt.envvar: value.format(work=world.work)})
+
+
+def generated_fall_through() -> list[list[str]]:
+    """Forms the fast path must leave to the full app: options it does not take, bad values."""
+    cases = []
+    for command in ("get", "exec"):
+        tail = ["k"] if command == "get" else ["k", "--", "claude"]
+        for opt in spec.COMMANDS[command]:
+            if opt.dest not in spec.FAST[command]:
+                cases.append([command, *(opt.flags[:1] if opt.is_flag else [opt.long, "x"]), *tail])
+            elif not opt.is_flag:
+                cases += [[command, f"{opt.long}=", *tail], [command, opt.long, "-x", *tail]]
+                cases.append([command, opt.long, "a", opt.long, "b", *tail])  # repeated
+                if opt.choices:
+                    cases.append([command, opt.long, "never-a-choice", *tail])
+            else:
+                cases.append([command, opt.long, opt.long, *tail])
+    for opt in spec.GLOBAL:
+        if opt.dest not in spec.FAST[""]:
+            cases.append([opt.long, "get", "k"])
+    return cases
+
+
+@pytest.mark.parametrize("argv", generated_fall_through(), ids=" ".join)
+def test_generated_forms_fall_through(argv: list[str]) -> None:
+    assert fast.plan(argv) is None
+
+
+def generated_exec_cases() -> list[list[str]]:
+    cases = []
+    for opt in fast_options("exec"):
+        if opt.is_flag:
+            for form in spellings(opt, None):
+                cases.append(["exec", *form, "new:thread", "--", "claude", "-p", "hi"])
+            continue
+        for index, value in enumerate(SAMPLES[opt.dest]):
+            forms = spellings(opt, value)
+            # Every spelling with the first value; the others in the long form only.
+            for form in forms if index == 0 else forms[:1]:
+                cases.append(["exec", "new:thread", *form, "--", "claude", "-p", "hi"])
+    return cases
+
+
+@pytest.mark.parametrize("argv", generated_exec_cases(), ids=" ".join)
+def test_generated_exec(world: World, agents_env: dict[str, str], argv: list[str]) -> None:
+    argv = [arg.format(work=world.work) for arg in argv]
+    assert fast.plan(argv) is not None, argv
+    world.reset()
+    expected = run_process(APP_MAIN, argv, agents_env)
+    world.reset()
+    got = run_process(FAST_MAIN, argv, agents_env)
+    assert got == expected

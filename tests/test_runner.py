@@ -25,7 +25,7 @@ from sessmap.model import Mapping, Parent, now
 from sessmap.runner import AgentNotFound, ExecRequest, plan_exec, run_exec
 from sessmap.stores import open_store
 
-pytestmark = pytest.mark.skipif(not SESSMAP.exists(), reason="the sessmap command is not installed")
+pytestmark = pytest.mark.usefixtures("needs_sessmap")  # skips, or fails under CI, without it
 
 
 @pytest.fixture
@@ -413,7 +413,7 @@ def test_signals_reach_the_agent_and_the_status_is_128_plus_n(agents: FakeAgents
     process.send_signal(number)  # to sessmap alone, as `kill` or a supervisor would
     process.communicate(timeout=20)
     assert process.returncode == 128 + number
-    assert {"signal": number} in agents.runs()
+    assert number in [entry.get("signal") for entry in agents.runs()]
     mapping = agents.mapping("t")
     assert mapping and mapping.last_exit == 128 + number
 
@@ -561,6 +561,7 @@ def test_no_wait_on_a_busy_thread_exits_75(agents: FakeAgents) -> None:
         first.communicate()
 
 
+@pytest.mark.slow
 def test_a_killed_holder_keeps_the_thread_until_its_agent_exits(agents: FakeAgents) -> None:
     """The agent inherits the thread's lock: a ``sessmap exec`` killed with -9 leaves an agent
     that still holds its thread, so no second run overlaps it; the moment it exits, the thread

@@ -48,6 +48,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 from tests.stores.conftest import backend_params, store_url
+from tests.support import examples
 
 from sessmap import model as sessmap_model
 from sessmap import service
@@ -783,12 +784,12 @@ def _machine_for(empty_store: Callable[[], contextlib.AbstractContextManager[Sto
 # Sized so the four backends together take well under two minutes on two cores; the server
 # backends pay a network round trip per call, so they run fewer, equally long, examples.
 FILE_SETTINGS = settings(
-    max_examples=80,
+    max_examples=examples(80),
     stateful_step_count=40,
     deadline=None,  # a server round trip or a first migration can take a while, honestly
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-SERVER_SETTINGS = settings(FILE_SETTINGS, max_examples=50)
+SERVER_SETTINGS = settings(FILE_SETTINGS, max_examples=examples(50))
 
 
 @pytest.mark.parametrize("backend", backend_params())

@@ -152,7 +152,8 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
             },
         )
     except InvalidInput as err:
-        raise InvalidInput(f"config file {path}: {err}", hint=err.hint) from None
+        message = f"config file {path}: {err}"
+        raise InvalidInput(message, reason=err.reason, hint=err.hint, **err.data) from None
 
 
 def _str(table: dict[str, Any], name: str) -> str:

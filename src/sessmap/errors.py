@@ -9,7 +9,7 @@ class ExitCode(IntEnum):
     """The documented exit codes (SPEC §6)."""
 
     OK = 0
-    ERROR = 1  # operational: store unreachable or corrupt, I/O error, stale session (--on-stale fail)
+    ERROR = 1  # operational: store unreachable or corrupt, I/O error, stale session (on_stale fail)
     USAGE = 2  # usage error or invalid input
     NOT_FOUND = 3  # no such mapping
     CONFLICT = 4  # mapping exists, provider mismatch
@@ -21,13 +21,23 @@ class ExitCode(IntEnum):
 
 
 class SessmapError(Exception):
-    """Base class: every error sessmap raises on purpose. ``str(err)`` is the one-line message."""
+    """Base class: every error sessmap raises on purpose. ``str(err)`` is the one-line message.
+
+    It names no CLI flag: a library caller has none. ``reason`` is a stable code for the case
+    (``"cwd-mismatch"``) and ``data`` what it is about (``agent``, ``key``, ``path``,
+    ``expected``, ``found``…); the CLI's table (``sessmap.cli.errors``) turns them into the hint
+    a user at a shell needs. ``hint`` is a next step that holds for every caller.
+    """
 
     exit_code: ExitCode = ExitCode.ERROR
 
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, reason: str | None = None, hint: str | None = None, **data: object
+    ) -> None:
         super().__init__(message)
-        self.hint = hint  # what to do next, shown after the message
+        self.reason = reason
+        self.hint = hint
+        self.data = data
 
     @property
     def line(self) -> str:
@@ -59,7 +69,8 @@ class Busy(SessmapError):
     exit_code = ExitCode.BUSY
 
     def __init__(self, agent: str, key: str) -> None:
-        super().__init__(f"thread {key!r} (agent {agent}) is busy: another exec is running")
+        message = f"thread {key!r} (agent {agent}) is busy: another exec is running"
+        super().__init__(message, reason="busy", agent=agent, key=key)
         self.agent, self.key = agent, key
 
 
@@ -82,10 +93,10 @@ class ExecFailed(SessmapError):
 
     @classmethod
     def wrapping(cls, err: SessmapError) -> ExecFailed:
-        return cls(str(err), hint=err.hint)
+        return cls(str(err), reason=err.reason, hint=err.hint, **err.data)
 
 
 class StaleSession(SessmapError):
-    """The mapped session can no longer be resumed and --on-stale is fail."""
+    """The mapped session can no longer be resumed and ``on_stale`` is ``fail``."""
 
     exit_code = ExitCode.ERROR

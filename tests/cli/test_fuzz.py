@@ -31,6 +31,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from tests.cli.conftest import installed_sessmap
+from tests.support import examples
 from typer.testing import CliRunner, Result
 
 from sessmap.cli.app import app
@@ -300,7 +301,7 @@ def assert_documented_outcome(
 
 
 FUZZ_SETTINGS = settings(
-    max_examples=150,
+    max_examples=examples(150),
     deadline=None,  # 100 KB arguments and store copies vary in time; nothing here is timed
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -322,7 +323,7 @@ def test_any_command_line_gets_a_documented_answer(
 
 
 @pytest.mark.parametrize("kind", sorted(STORE_FILES))
-@settings(FUZZ_SETTINGS, max_examples=100)
+@settings(FUZZ_SETTINGS, max_examples=examples(100))
 @given(
     command=st.sampled_from(("create", "get", "show", "set", "rm", "fork", "rename")),
     keys=st.lists(st.sampled_from(AWKWARD + HUGE) | any_text, min_size=1, max_size=2),
@@ -378,7 +379,7 @@ def process_command_lines(draw: st.DrawFn) -> list[bytes]:
     return [command, *draw(st.lists(process_tokens, max_size=6))]
 
 
-@settings(FUZZ_SETTINGS, max_examples=20)
+@settings(FUZZ_SETTINGS, max_examples=examples(20))
 @given(argv=process_command_lines())
 def test_installed_command_with_raw_bytes(argv: list[bytes], new_world: Any) -> None:
     world: World = new_world("sqlite")
@@ -556,7 +557,7 @@ def assert_session_slots(provider: str, command: list[str], argv: list[str], thr
     return argv[at]
 
 
-@settings(FUZZ_SETTINGS, max_examples=150)
+@settings(FUZZ_SETTINGS, max_examples=examples(150))
 @given(
     data=st.data(),
     key=exec_keys,

@@ -10,6 +10,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.cli.conftest import Sessmap
+from tests.support import examples
 
 from sessmap.model import Mapping, Parent
 
@@ -54,7 +55,9 @@ def mappings(draw: st.DrawFn) -> Mapping:
     ).validate()
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=examples(25), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(rows=st.lists(mappings(), max_size=6, unique_by=lambda m: (m.agent, m.key)))
 def test_export_import_round_trip(rows: list[Mapping]) -> None:
     with tempfile.TemporaryDirectory() as folder:

@@ -20,7 +20,8 @@ call into another module) is untrusted, and reported with its line. What it prov
 known only at run time reaches SQL *text* except inside psycopg's quoting; values travel only
 as query parameters. What it assumes: names are bound by ordinary Python statements in the
 module (no ``setattr``/``globals()`` tricks), and functions are called by their plain or
-``self.`` name within the module.
+``self.`` name within the module. A store split over modules (``postgres.py`` and its
+``postgres_*.py``) is audited as one module (``sql_sinks_of_modules``).
 """
 
 from __future__ import annotations
@@ -308,3 +309,17 @@ def sql_sinks(source: str) -> list[tuple[int, str, bool]]:
     """Every SQL call in ``source``: (line, the SQL argument as written, whether it is trusted)."""
     audit = _Audit(ast.parse(source))
     return [(call.lineno, ast.unparse(call.args[0]), audit.trusted(call.args[0])) for call in audit.sinks()]
+
+
+def sql_sinks_of_modules(sources: dict[str, str]) -> list[tuple[str, int, str, bool]]:
+    """As ``sql_sinks``, for a store split over several modules audited as one: their bodies
+    are joined into one module, so a constant or helper one of them imports from another is
+    traced to its definition (names are imported unaliased, as the stores do). Each row names
+    the module its call is in: (module, line, SQL as written, trusted)."""
+    trees = {name: ast.parse(source) for name, source in sources.items()}
+    audit = _Audit(ast.Module(body=[node for tree in trees.values() for node in tree.body], type_ignores=[]))
+    home = {id(node): name for name, tree in trees.items() for node in ast.walk(tree)}
+    return [
+        (home[id(call)], call.lineno, ast.unparse(call.args[0]), audit.trusted(call.args[0]))
+        for call in audit.sinks()
+    ]

@@ -262,6 +262,7 @@ def test_a_store_of_a_newer_schema_is_refused(tmp_path: Path, file_kind: str) ->
         assert fingerprint(tmp_path) == before, args
 
 
+@pytest.mark.slow
 def test_a_truncated_store_is_refused(tmp_path: Path, file_kind: str) -> None:
     url = seeded_store(tmp_path, file_kind)
     for n in range(20):

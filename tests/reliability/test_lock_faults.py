@@ -20,6 +20,9 @@ import pytest
 from fakeagent.harness import FakeAgents, wait_for
 from servers import postgres_url, redis_url
 
+# Each kills or stops a running exec and waits out the aftermath: seconds apiece.
+pytestmark = pytest.mark.slow
+
 KINDS = ("sqlite", "json", "postgres", "redis")
 
 

@@ -20,6 +20,9 @@ import pytest
 from fakeagent.harness import FakeAgents, wait_for
 from private_servers import PrivatePostgres, private_postgres_server, private_redis_server
 
+# Private servers, restarted and stopped under a running exec.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def private_postgres() -> Iterator[PrivatePostgres]:

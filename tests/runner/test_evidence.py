@@ -14,7 +14,7 @@ import pytest
 from fakeagent.harness import SESSMAP, FakeAgents
 from sessmap.transcripts.presence import this_host
 
-pytestmark = pytest.mark.skipif(not SESSMAP.exists(), reason="the sessmap command is not installed")
+pytestmark = pytest.mark.usefixtures("needs_sessmap")  # skips, or fails under CI, without it
 
 SESSION = "0d3c4b2a-1111-4222-8333-444455556666"
 

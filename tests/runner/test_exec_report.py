@@ -12,7 +12,7 @@ import pytest
 
 from fakeagent.harness import SESSMAP, FakeAgents
 
-pytestmark = pytest.mark.skipif(not SESSMAP.exists(), reason="the sessmap command is not installed")
+pytestmark = pytest.mark.usefixtures("needs_sessmap")  # skips, or fails under CI, without it
 
 
 @pytest.fixture
@@ -75,6 +75,7 @@ def test_a_usage_error_typer_finds_is_125_too(agents: FakeAgents) -> None:
     assert result.returncode == 125 and result.stderr.decode().startswith("sessmap: error: ")
 
 
+@pytest.mark.slow
 def test_busy_and_missing_commands_keep_their_codes(agents: FakeAgents) -> None:
     missing = agents.sessmap("exec", "k", "--provider", "claude", "--", "no-such-agent-cmd", "-p")
     assert missing.returncode == 127

@@ -111,6 +111,7 @@ def test_a_lock_that_holds_changes_nothing(agents: FakeAgents) -> None:
     assert notes == []
 
 
+@pytest.mark.slow
 def test_every_start_is_recorded_before_the_agent_runs(agents: FakeAgents) -> None:
     """``last_used_at`` and a new generation are written at the start (SPEC §1: last exec
     start), so a thread that is running right now never looks idle to prune."""

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.support import examples
 
 from sessmap.errors import Busy, Conflict, InvalidInput, NotFound
 from sessmap.model import Mapping, Parent
@@ -629,7 +630,7 @@ def mappings(draw: st.DrawFn) -> Mapping:
 
 
 PROPERTY_SETTINGS = settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 
 

@@ -197,6 +197,7 @@ def test_appends_and_reads_stream_rather_than_holding_the_transcript(pg_store: P
     assert appended < 8 * megabyte and read < 8 * megabyte, (appended / megabyte, read / megabyte)
 
 
+@pytest.mark.slow
 def test_a_reader_may_append_through_the_same_store_while_it_reads(pg_store: PostgresStore) -> None:
     copy = TranscriptKey(MAIN.project_key, "copy")
     pg_store.transcripts.append(MAIN, (line(n) for n in range(2_000)))

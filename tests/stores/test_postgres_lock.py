@@ -262,6 +262,7 @@ class Lost:
 # --- first come, first served ---------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("timeout", [None, 30.0], ids=["no-limit", "timeout"])
 def test_waiters_are_served_in_arrival_order(
     store: PostgresStore,
@@ -389,6 +390,7 @@ def test_an_exception_while_queued_cancels_the_wait(store: PostgresStore, url: s
 # --- on_wait ------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_on_wait_names_the_holder_and_counts_those_ahead(
     store: PostgresStore, url: str, server: Server, waiters: Callable[..., list[Waiter]]
 ) -> None:
@@ -437,6 +439,7 @@ def private_postgres() -> Iterator[PrivatePostgres]:
         yield server
 
 
+@pytest.mark.slow
 def test_a_server_restart_while_guarded_is_reported(private_postgres: PrivatePostgres) -> None:
     url = f"{private_postgres.url}?schema=restart"
     lost = Lost()
@@ -455,6 +458,7 @@ def test_a_server_restart_while_guarded_is_reported(private_postgres: PrivatePos
         assert call.grace == 0.0 and "PostgreSQL" in call.reason
 
 
+@pytest.mark.slow
 def test_a_database_wide_idle_session_timeout_does_not_drop_a_held_lock() -> None:
     with fresh_postgres_database() as database:
         with psycopg.connect(database, autocommit=True) as admin:

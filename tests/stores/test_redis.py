@@ -543,6 +543,7 @@ def test_missing_database_is_a_store_error() -> None:
     assert_clean_store_error(f"redis://:{SECRET}@{host}/999", "DB index is out of range")
 
 
+@pytest.mark.slow
 def test_tls_scheme_reaches_the_driver() -> None:
     # rediss:// against a plain-text server: the TLS handshake fails; the scheme was not dropped.
     host = redis_server_url().split("://", 1)[1].split("/", 1)[0]

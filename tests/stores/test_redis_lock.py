@@ -137,6 +137,7 @@ def held_span(waiter: subprocess.Popen[str]) -> tuple[float, float]:
 # --- first come, first served ---------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("timeout", ["none", "30"], ids=["for-ever", "with-timeout"])
 def test_waiters_are_served_in_arrival_order(
     timeout: str, url_1s: str, spawn: Callable[..., subprocess.Popen[str]]
@@ -338,6 +339,7 @@ def _busy(store: RedisStore) -> bool:
         return True
 
 
+@pytest.mark.slow
 def test_a_stopped_holder_keeps_the_lock_while_its_agent_lives(
     url_1s: str, spawn: Callable[..., subprocess.Popen[str]]
 ) -> None:
@@ -355,6 +357,7 @@ def test_a_stopped_holder_keeps_the_lock_while_its_agent_lives(
     assert holder.wait(5) == 0
 
 
+@pytest.mark.slow
 def test_a_killed_holder_keeps_the_lock_until_its_agent_exits(
     url_1s: str, spawn: Callable[..., subprocess.Popen[str]]
 ) -> None:

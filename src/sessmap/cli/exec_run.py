@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from sessmap.cli.failures import PROG
+from sessmap.cli.errors import PROG, describe
 from sessmap.errors import ExecFailed, ExitCode, InvalidInput, SessmapError
 
 if TYPE_CHECKING:
@@ -60,7 +60,7 @@ class StatusTarget(NamedTuple):
 
 def failure_report(key: str, agent: str, err: BaseException) -> dict[str, Any]:
     """The report of a run that failed before the agent ran (``exit`` null)."""
-    message = err.line if isinstance(err, SessmapError) else "interrupted"
+    message = describe(err)[0] if isinstance(err, SessmapError) else "interrupted"  # as stderr says it
     return {
         "key": key,
         "agent": agent,

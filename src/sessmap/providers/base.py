@@ -134,7 +134,10 @@ def session_flag_in(args: Sequence[str], flags: frozenset[str]) -> str | None:
 def reject_session_flag(provider: str, flag: str) -> InvalidInput:
     return InvalidInput(
         f"the {provider} command already picks a session ({flag}); sessmap exec adds session flags itself",
-        hint="drop it; use --new to start over, or `sessmap set KEY --session-id ID` to switch sessions",
+        reason="session-flag",
+        hint="drop it",
+        provider=provider,
+        found=flag,
     )
 
 

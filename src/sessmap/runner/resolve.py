@@ -15,7 +15,7 @@ from sessmap.runner.request import ExecRequest
 
 
 def provider_name(request: ExecRequest, profile: AgentProfile, mapping: Mapping | None) -> str:
-    """``--provider``, else the profile's, else the mapping's, else the command's name."""
+    """The request's provider, else the profile's, else the mapping's, else the command's name."""
     program = Path(request.command[0]).name
     named = request.provider or profile.provider
     if named is None and mapping is not None and not request.new:
@@ -26,7 +26,11 @@ def provider_name(request: ExecRequest, profile: AgentProfile, mapping: Mapping 
         if program not in BUILTIN_PROVIDERS:
             raise InvalidInput(
                 f"cannot tell which provider {request.command[0]!r} is",
-                hint="pass --provider, or set provider in the agent's [agents.NAME] profile",
+                reason="unknown-provider",
+                hint="name the provider, or set provider in the agent's [agents.NAME] profile",
+                agent=request.agent,
+                key=request.key,
+                found=request.command[0],
             )
         named = program
     validate_provider(named)
@@ -38,12 +42,17 @@ def provider_name(request: ExecRequest, profile: AgentProfile, mapping: Mapping 
 def _provider_conflict(request: ExecRequest, mapped: str, wanted: str) -> SessmapError:
     return Conflict(
         f"thread {request.key!r} has a {mapped} session, not {wanted}",
-        hint="use --new to start the thread over with the other provider, or another -a/--agent",
+        reason="provider-mismatch",
+        agent=request.agent,
+        key=request.key,
+        expected=mapped,
+        found=wanted,
     )
 
 
 def working_directory(request: ExecRequest, profile: AgentProfile, mapping: Mapping | None) -> str:
-    """The mapping's directory; on first use (or --new) --cwd, the profile's, or the current one."""
+    """The mapping's directory; on first use (or ``new``) the request's, the profile's, or the
+    current one."""
     asked = _real_directory(request.cwd) if request.cwd else None
     recorded = mapping.cwd if mapping is not None else None
     if (
@@ -54,7 +63,11 @@ def working_directory(request: ExecRequest, profile: AgentProfile, mapping: Mapp
     ):
         raise Conflict(
             f"thread {request.key!r} runs in {recorded}, not {asked}",
-            hint="leave out --cwd, or use --new to start the thread over in the other directory",
+            reason="cwd-mismatch",
+            agent=request.agent,
+            key=request.key,
+            expected=recorded,
+            found=asked,
         )
     cwd = asked or recorded
     if cwd is None:
@@ -62,7 +75,11 @@ def working_directory(request: ExecRequest, profile: AgentProfile, mapping: Mapp
     if not Path(cwd).is_dir():
         raise SessmapError(
             f"the working directory of thread {request.key!r}, {cwd}, does not exist",
-            hint="create it, or start the thread over elsewhere with --new --cwd DIR",
+            reason="cwd-missing",
+            hint="create it, or start the thread over elsewhere",
+            agent=request.agent,
+            key=request.key,
+            path=cwd,
         )
     return cwd
 

@@ -8,7 +8,6 @@ the CLI picked, read from its output or from the session file it holds open).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -17,8 +16,9 @@ from typing import TYPE_CHECKING
 from sessmap.config import AgentProfile, Config, OnStale
 from sessmap.errors import InvalidInput, NotFound, SessmapError, StaleSession, StoreError, Superseded
 from sessmap.model import Mapping, now
-from sessmap.providers import AgentOutput, Provider, Step, get_provider
-from sessmap.runner import process
+from sessmap.providers import Provider, Step, get_provider
+from sessmap.runner import process, steps
+from sessmap.runner.capture import Capture
 from sessmap.runner.guard import AgentGuard
 from sessmap.runner.process import Launch, Outcome, SignalForwarder
 from sessmap.runner.request import Action, ExecRequest, ExecResult, Notify
@@ -34,9 +34,6 @@ if TYPE_CHECKING:
 # transcript locator (a config template) needs neither, and every module costs start-up.
 
 _ACTIONS: dict[str, Action] = {"new": "started", "resume": "resumed", "fork": "forked"}
-
-# An id in the output comes first (codex's thread.started): look for it live only this far.
-_LIVE_SCAN = 64 << 10
 
 
 def new_session_id() -> str:
@@ -96,48 +93,35 @@ class Run:
     def on_stale(self) -> OnStale:
         return self.request.on_stale or self.config.on_stale
 
-    def new_step(self, session_id: str | None = None) -> Step:
-        if session_id is None and self.provider.chooses_id:
-            session_id = new_session_id()
-        return Step.new(session_id)
-
     def choose_step(self) -> Step:
         """The step for this run; a session proven gone is dealt with here (``on_stale``)."""
-        mapping = self.mapping
-        if mapping is None or self.request.new:
-            return self.new_step()
-        if mapping.state == "pending":
-            if mapping.session_id and self.presence_of(mapping, mapping.session_id).resumable:
-                return Step.resume(mapping.session_id)
-            return self.new_step(mapping.session_id)
-        if mapping.state == "pending-fork":
-            return self.fork_step(mapping)
-        session_id = mapping.session_id
-        assert session_id is not None  # active mappings always have one (Mapping.validate)
-        found = self.presence_of(mapping, session_id)
-        if mapping.turns == 0 and self.provider.chooses_id and not found.resumable:
-            return Step.new(session_id)  # chosen by `create`, never started
-        if found.resumable is False:
-            return self.stale(session_id, found.reason or "its transcript is gone")
-        return Step.resume(session_id)  # here, restorable, or unseen: the agent will answer
+        mapping, new = self.mapping, self.request.new
+        found: Presence | None = None
+        parent: steps.ForkParent | None = None
+        if mapping is not None and not new:
+            if mapping.session_id:
+                found = self.presence_of(mapping, mapping.session_id)
+            if steps.needs_parent(mapping, found):
+                parent = self.fork_parent(mapping)
+        decision = steps.choose(
+            mapping,
+            new=new,
+            chooses_id=self.provider.chooses_id,
+            found=found,
+            parent=parent,
+            on_stale=self.on_stale,
+            new_id=new_session_id,
+        )
+        return self.stale(decision) if isinstance(decision, steps.Stale) else decision
 
-    def fork_step(self, mapping: Mapping) -> Step:
-        if mapping.session_id and self.presence_of(mapping, mapping.session_id).resumable:
-            return Step.resume(mapping.session_id)  # forked by a run that died before recording
+    def fork_parent(self, mapping: Mapping) -> steps.ForkParent:
+        """The session a pending fork copies, and what is known of its transcript."""
         parent = self.store.get(mapping.parent.agent, mapping.parent.key) if mapping.parent else None
-        parent_id = mapping.parent.session_id if mapping.parent else None
-        if parent_id is None and parent is not None:
-            parent_id = parent.session_id
+        parent_id = steps.parent_session_id(mapping, parent)
         if parent_id is None:
-            return self.stale(None, "the thread it was forked from has no session")
+            return steps.ForkParent(None)
         where = parent if parent is not None and parent.session_id == parent_id else mapping
-        found = self.presence_of(where, parent_id)
-        if found.resumable is False:
-            return self.stale(parent_id, f"the session it was forked from is gone: {found.reason}")
-        session_id = mapping.session_id
-        if session_id is None and self.provider.chooses_id:
-            session_id = new_session_id()
-        return Step.fork(parent_id, session_id)
+        return steps.ForkParent(parent_id, self.presence_of(where, parent_id))
 
     def presence_of(self, recorded: Mapping, session_id: str) -> Presence:
         """What can be proven of ``session_id``'s transcript, which ``recorded`` last ran."""
@@ -150,15 +134,21 @@ class Run:
         transcripts = self.sync.transcripts if self.sync is not None else None
         return presence(sighting, locator, transcripts, look_in=self.home)
 
-    def stale(self, session_id: str | None, why: str) -> Step:
+    def stale(self, gone: steps.Stale) -> Step:
         """Drop a gone session and start a new one (``on_stale`` fresh), or raise (fail)."""
-        what = f"session {session_id}" if session_id else "the session"
-        message = f"{what} of thread {self.request.key!r} can no longer be resumed: {why}"
-        if self.on_stale == "fail":
-            raise StaleSession(message, hint="start over with --new, or use --on-stale fresh")
+        what = f"session {gone.session_id}" if gone.session_id else "the session"
+        message = f"{what} of thread {self.request.key!r} can no longer be resumed: {gone.why}"
+        if gone.then is None:
+            raise StaleSession(
+                message,
+                reason="stale-session",
+                agent=self.request.agent,
+                key=self.request.key,
+                session_id=gone.session_id,
+            )
         self.notify(f"{message}; starting a new session")
-        self.stale_id = session_id
-        return self.new_step()
+        self.stale_id = gone.session_id
+        return gone.then
 
     def argv(self, step: Step) -> list[str]:
         return self.provider.build_argv(self.command, step)
@@ -187,7 +177,9 @@ class Run:
                 and self.provider.is_stale(outcome.output)
             ):
                 stale_id = step.parent_id if step.kind == "fork" else step.session_id
-                step = self.stale(stale_id, "the agent has no conversation with that id")
+                why = "the agent has no conversation with that id"
+                chooses_id = self.provider.chooses_id
+                step = self.stale(steps.stale(stale_id, why, self.on_stale, chooses_id, new_session_id))
                 outcome = self.attempt(step, env, forwarder, replay, lock)
         mapping: Mapping | None = self.mapping
         error: str | None = None
@@ -223,7 +215,7 @@ class Run:
         self.record_start(step)
         self.restore(step)
         request = self.request
-        capture = _Capture(self, step) if step.creates_session and step.session_id is None else None
+        capture = Capture(self, step) if step.creates_session and step.session_id is None else None
         stdin = replay.attach() if replay is not None else request.stdin
         # What the agent (or a hook it runs) learns of its thread; empty while a CLI-picked id is unknown.
         session = step.session_id or ""
@@ -293,7 +285,7 @@ class Run:
             self.store.insert(fresh, replace=mapping is not None)
             self.mapping = fresh
         else:
-            change = _started(step, self.cwd, self.host, stamp, retiring=self.stale_id is not None)
+            change = steps.started(step, self.cwd, self.host, stamp, retiring=self.stale_id is not None)
             self.mapping = self.store.update(request.agent, request.key, change)
             self.generation = self.mapping.generation
         self.attempts.append(step)
@@ -402,74 +394,3 @@ class Run:
                 "the next run stores them"
             )
             return locator.find(self.home, session_id, self.cwd) is not None
-
-
-def _started(
-    step: Step, cwd: str, host: str, stamp: datetime, *, retiring: bool
-) -> Callable[[Mapping], Mapping]:
-    def change(mapping: Mapping) -> Mapping:
-        mapping = mapping.evolve(generation=mapping.generation + 1, last_used_at=stamp)
-        if step.kind == "resume" and (mapping.state, mapping.cwd, mapping.host) == ("active", cwd, host):
-            return mapping.validate()  # the usual turn: only the start itself is news
-        if step.kind == "new":
-            state = "active" if step.session_id else "pending"
-            if retiring:
-                mapping = mapping.retired("stale", stamp, replacement=step.session_id)
-            return mapping.evolve(
-                session_id=step.session_id, state=state, cwd=cwd, host=host, updated_at=stamp
-            ).validate()
-        if step.kind == "fork":
-            # Stays pending-fork until the fork exists; the chosen id is kept for a retry.
-            return mapping.evolve(session_id=step.session_id, cwd=cwd, host=host, updated_at=stamp).validate()
-        return mapping.evolve(
-            cwd=cwd, state="active", session_id=step.session_id, host=host, updated_at=stamp
-        ).validate()
-
-    return change
-
-
-class _Capture:
-    """Learns the id of a session the CLI picks, from its output as it passes or from the
-    session file its processes hold open, and records it at once."""
-
-    def __init__(self, run: Run, step: Step) -> None:
-        self.run = run
-        self.step = step
-        self.found: str | None = None
-        self.open_ids: set[str] = set()
-        self.watch_files = run.provider.opens_session_file
-
-    def output(self, stdout_head: bytes, stderr_head: bytes) -> None:
-        if self.found is not None or len(stdout_head) + len(stderr_head) > _LIVE_SCAN:
-            return
-        found = self.run.provider.captured_id(AgentOutput(stdout_head, stderr_head))
-        if found is not None:
-            self.take(found)
-
-    def tick(self, pid: int) -> None:
-        if self.found is not None or not self.watch_files:
-            return
-        from sessmap.runner.proctree import open_files
-
-        others = {self.step.parent_id, self.step.session_id}
-        for path in open_files(pid):
-            session_id = self.run.provider.session_file_id(path)
-            if session_id is not None and session_id not in others:
-                self.open_ids.add(session_id)
-        if len(self.open_ids) == 1:
-            self.take(next(iter(self.open_ids)))
-
-    def take(self, session_id: str) -> None:
-        self.found = session_id
-        self.run.record_id(self.step, session_id)
-
-    def session_id(self, output: AgentOutput) -> str | None:
-        """After the run: what was seen, else what the whole output tells."""
-        if self.found is not None:
-            return self.found
-        if len(self.open_ids) > 1:
-            self.run.notify(
-                f"the run held several {self.run.provider.name} sessions open "
-                f"({', '.join(sorted(self.open_ids))}); none is recorded"
-            )
-        return self.run.provider.captured_id(output)

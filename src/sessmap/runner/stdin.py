@@ -59,7 +59,9 @@ class StdinReplay:
             raise StdinTooLong(
                 f"the agent read more than {REPLAY_LIMIT >> 20} MiB of stdin before answering that it has "
                 "no such conversation, so the new session cannot be given it again",
-                hint="start the thread over with --new, or pass the prompt as an argument",
+                reason="stdin-too-long",
+                hint="pass the prompt as an argument, or start the thread over",
+                limit=REPLAY_LIMIT,
             )
         self.attempts += 1
         if self.regular:

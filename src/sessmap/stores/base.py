@@ -11,8 +11,9 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Literal, NamedTuple, Protocol
+from typing import Literal, NamedTuple, Protocol, Self
 
+from sessmap.errors import Conflict, NotFound
 from sessmap.model import Mapping, State
 
 SortOrder = Literal["last-used", "created", "key"]
@@ -87,6 +88,32 @@ def renamed(mapping: Mapping, new_key: str, updated_at: datetime) -> Mapping:
     """``mapping`` as ``rename`` stores it: re-keyed, stamped, its own parent followed."""
     moved = mapping.evolve(key=new_key, updated_at=updated_at)
     return reparented(moved, mapping.agent, mapping.key, new_key).validate()
+
+
+# --- what every store shares ------------------------------------------------------------------
+
+
+def not_found(agent: str, key: str) -> NotFound:
+    """The error for a missing (agent, key), worded alike by every store."""
+    return NotFound(f"no mapping for {key!r} (agent {agent})", reason="not-found", agent=agent, key=key)
+
+
+def conflict(agent: str, key: str) -> Conflict:
+    """The error for an (agent, key) that exists already, worded alike by every store."""
+    return Conflict(f"mapping {key!r} (agent {agent}) exists already", reason="exists", agent=agent, key=key)
+
+
+class Closing:
+    """A store's context manager: ``with store:`` closes it at the end. Subclasses define ``close``."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
 @dataclass(frozen=True, slots=True)

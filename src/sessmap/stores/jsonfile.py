@@ -15,23 +15,26 @@ import errno
 import json
 import os
 import re
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
-from sessmap.errors import Conflict, InvalidInput, NotFound, StoreError
+from sessmap import files
+from sessmap.errors import InvalidInput, StoreError
 from sessmap.model import Mapping, validate_key
 from sessmap.stores import locks
 from sessmap.stores.base import (
+    Closing,
     HeldLock,
     ImportResult,
     OnConflict,
     OnWait,
     Query,
     TranscriptStore,
+    conflict,
+    not_found,
     renamed,
     reparented,
 )
@@ -60,7 +63,7 @@ _Signature = tuple[int, int, int]
 T = TypeVar("T")
 
 
-class JSONStore:
+class JSONStore(Closing):
     """The mapping store in one JSON file."""
 
     shared: bool = False
@@ -223,23 +226,11 @@ class JSONStore:
         folder = self.path.parent
         locks.refuse_read_only(self.path)
         try:
-            fd, temp_name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=folder)
-        except OSError as err:
+            files.atomic_write(self.path, text.encode("utf-8"), locks.PRIVATE_FILE_MODE)
+        except files.NoTempFile as err:
             raise StoreError(f"cannot write in {folder}: {err.strerror}") from None
-        try:
-            os.fchmod(fd, locks.PRIVATE_FILE_MODE)
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
-            Path(temp_name).replace(self.path)
-            locks.fsync_dir(folder)
-        except BaseException as err:
-            with contextlib.suppress(FileNotFoundError):
-                Path(temp_name).unlink()
-            if isinstance(err, OSError):
-                raise StoreError(f"cannot write {self.path}: {err.strerror or err}") from None
-            raise
+        except OSError as err:
+            raise StoreError(f"cannot write {self.path}: {err.strerror or err}") from None
         stat = self.path.stat()
         self._cache = ((stat.st_ino, stat.st_mtime_ns, stat.st_size), dict(mappings))
 
@@ -253,7 +244,7 @@ class JSONStore:
 
         def change(mappings: Snapshot) -> tuple[None, bool]:
             if not replace and (mapping.agent, mapping.key) in mappings:
-                raise Conflict(f"mapping {mapping.key!r} (agent {mapping.agent}) exists already")
+                raise conflict(mapping.agent, mapping.key)
             mappings[mapping.agent, mapping.key] = mapping
             return None, True
 
@@ -263,7 +254,7 @@ class JSONStore:
         def apply(mappings: Snapshot) -> tuple[Mapping, bool]:
             current = mappings.get((agent, key))
             if current is None:
-                raise NotFound(f"no mapping for {key!r} (agent {agent})")
+                raise not_found(agent, key)
             changed = change(current).validate()
             if (changed.agent, changed.key) != (agent, key):
                 raise ValueError("update() must not change agent or key; use rename()")
@@ -278,9 +269,9 @@ class JSONStore:
         def apply(mappings: Snapshot) -> tuple[Mapping, bool]:
             current = mappings.get((agent, old_key))
             if current is None:
-                raise NotFound(f"no mapping for {old_key!r} (agent {agent})")
+                raise not_found(agent, old_key)
             if (agent, new_key) in mappings:
-                raise Conflict(f"mapping {new_key!r} (agent {agent}) exists already")
+                raise conflict(agent, new_key)
             del mappings[agent, old_key]
             mappings[agent, new_key] = result = renamed(current, new_key, updated_at)
             for position, mapping in mappings.items():
@@ -352,12 +343,6 @@ class JSONStore:
 
     def close(self) -> None:
         self._cache = None
-
-    def __enter__(self) -> JSONStore:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
 
 def _change_lock(path: Path) -> BaseFileLock:

@@ -11,7 +11,6 @@ holds it too only when given ``HeldLock.agent_fds()``.
 
 from __future__ import annotations
 
-import errno
 import os
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -85,19 +84,6 @@ def create_private_file(path: Path) -> bool:
     finally:
         os.close(fd)
     return True
-
-
-def fsync_dir(path: Path) -> None:
-    """Make a rename inside ``path`` durable."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(fd)
-    except OSError as err:
-        # Some filesystems cannot fsync a folder; the rename itself is still atomic.
-        if err.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EBADF):
-            raise
-    finally:
-        os.close(fd)
 
 
 def thread_lock_path(locks_dir: Path, agent: str, key: str) -> Path:

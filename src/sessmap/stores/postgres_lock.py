@@ -27,6 +27,7 @@ length, then ``pg_advisory_lock``.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import threading
 import time
@@ -89,6 +90,20 @@ _WAIT: LiteralString = (
     " round(extract(epoch FROM clock_timestamp())::numeric, 3), %(rest)s::text), false)"
     " FROM (SELECT pg_advisory_lock(%(id)s) OFFSET 0) AS locked"
 )
+
+
+def advisory_id(*parts: str) -> int:
+    """A stable signed 64-bit advisory lock id (Python's hash() is salted per process)."""
+    digest = hashlib.sha256("\0".join(parts).encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def thread_lock_id(schema: str, agent: str, key: str) -> int:
+    """The advisory lock id of one thread: the same on every host and every version.
+
+    The schema is part of it so two maps in one database never block each other's threads.
+    """
+    return advisory_id(schema, agent, key)
 
 
 def pg_lock_tag(lock_id: int) -> tuple[int, int]:

@@ -11,40 +11,56 @@ from __future__ import annotations
 import contextlib
 import fnmatch
 import sqlite3
-import time
-import urllib.parse
 from collections.abc import Callable, Iterable, Iterator
-from collections.abc import Mapping as ReadOnlyDict
 from contextlib import AbstractContextManager
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-from sessmap.errors import Conflict, InvalidInput, NotFound, SessmapError, StoreError
-from sessmap.model import (
-    HistoryEntry,
-    Mapping,
-    Parent,
-    State,
-    format_timestamp,
-    now,
-    parse_timestamp,
-    validate_key,
-)
+from sessmap.errors import InvalidInput, SessmapError, StoreError
+from sessmap.model import Mapping, format_timestamp, now, validate_key
 from sessmap.stores import locks
-from sessmap.stores.base import HeldLock, ImportResult, OnConflict, OnWait, Query, TranscriptStore, renamed
+from sessmap.stores.base import (
+    Closing,
+    HeldLock,
+    ImportResult,
+    OnConflict,
+    OnWait,
+    Query,
+    TranscriptStore,
+    conflict,
+    not_found,
+    renamed,
+)
+from sessmap.stores.migrations import migrate, refuse_newer
+from sessmap.stores.sqlite_file import BUSY_TIMEOUT, MIGRATIONS_TABLE, applied_migrations, while_busy
+from sessmap.stores.sqlite_rows import (
+    INSERT,
+    INSERT_NEW,
+    LAST_SEEN,
+    SELECT,
+    UPDATE,
+    UPSERT,
+    from_row,
+    prefix_upper_bound,
+    select_statement,
+    to_row,
+    where_clause,
+)
 from sessmap.stores.sqlite_transcripts import SQLiteTranscripts, m003_create_transcripts
 
-BUSY_TIMEOUT = timedelta(seconds=30)
-_SETTLE_SECONDS = 1.0  # how long a file that looks short may take to be whole (a checkpoint)
-MIGRATIONS_TABLE = "sessmap_migrations"
-_HEADER = b"SQLite format 3\x00"
-
-# The age TTLs are measured from; indexed as this exact expression, so queries must use it verbatim.
-LAST_SEEN = "COALESCE(last_used_at, created_at)"
+__all__ = [
+    "BUSY_TIMEOUT",
+    "MIGRATIONS",
+    "MIGRATIONS_TABLE",
+    "SCHEMA_VERSION",
+    "SQLiteStore",
+    "prefix_upper_bound",
+    "select_statement",
+    "where_clause",
+]
 
 Migration = Callable[[sqlite3.Connection], None]
-T = TypeVar("T")
 
 
 # --- Migrations: append only; an applied migration is never edited. -------------------------
@@ -100,363 +116,26 @@ MIGRATIONS: tuple[Migration, ...] = (
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
-
-# --- Rows ------------------------------------------------------------------------------------
-
-_COLUMNS = (
-    "agent",
-    "key",
-    "provider",
-    "session_id",
-    "state",
-    "cwd",
-    "created_at",
-    "updated_at",
-    "last_used_at",
-    "turns",
-    "last_exit",
-    "parent_agent",
-    "parent_key",
-    "parent_session_id",
-    "labels",
-    "host",
-    "agent_home",
-    "history",
-    "generation",
-)
-# Built from the constant column list above, never from input (hence the S608 waivers).
-_SELECT = f"SELECT {', '.join(_COLUMNS)} FROM mappings"  # noqa: S608
-_INSERT = f"INSERT INTO mappings ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' for _ in _COLUMNS)})"  # noqa: S608
-_INSERT_NEW = f"{_INSERT} ON CONFLICT (agent, key) DO NOTHING"
-_UPSERT = f"{_INSERT} ON CONFLICT (agent, key) DO UPDATE SET " + ", ".join(
-    f"{column} = excluded.{column}" for column in _COLUMNS[2:]
-)
-_UPDATE = (
-    "UPDATE mappings SET "  # noqa: S608
-    + ", ".join(f"{column} = ?" for column in _COLUMNS[2:])
-    + " WHERE agent = ? AND key = ?"
-)
-_ORDER_BY = {
-    ("last-used", False): f"{LAST_SEEN} DESC, key, agent",
-    ("last-used", True): f"{LAST_SEEN}, key, agent",
-    ("created", False): "created_at DESC, key, agent",
-    ("created", True): "created_at, key, agent",
-    ("key", False): "key, agent",
-    ("key", True): "key DESC, agent DESC",
-}
+# --- The recorded schema ----------------------------------------------------------------------
 
 
-def _to_row(mapping: Mapping) -> tuple[Any, ...]:
-    parent = mapping.parent
-    return (
-        mapping.agent,
-        mapping.key,
-        mapping.provider,
-        mapping.session_id,
-        mapping.state,
-        mapping.cwd,
-        format_timestamp(mapping.created_at),
-        format_timestamp(mapping.updated_at),
-        format_timestamp(mapping.last_used_at) if mapping.last_used_at else None,
-        mapping.turns,
-        mapping.last_exit,
-        parent.agent if parent else None,
-        parent.key if parent else None,
-        parent.session_id if parent else None,
-        _labels_to_json(mapping.labels),
-        mapping.host,
-        mapping.agent_home,
-        _history_to_json(mapping.history),
-        mapping.generation,
-    )
-
-
-# json loads only for mappings with labels or history: most have none, and `get`/`exec` start
-# faster without.
-
-
-def _labels_to_json(labels: ReadOnlyDict[str, str]) -> str:
-    if not labels:
-        return "{}"
-    import json
-
-    return json.dumps(dict(labels), ensure_ascii=False, sort_keys=True)
-
-
-def _labels_from_json(labels: Any) -> dict[str, str]:
-    import json
-
-    try:
-        label_dict = json.loads(labels)
-    except (TypeError, ValueError):
-        raise InvalidInput(f"labels are not JSON: {labels!r}") from None
-    if not isinstance(label_dict, dict):
-        raise InvalidInput(f"labels are not a JSON object: {labels!r}")
-    return label_dict
-
-
-def _history_to_json(history: tuple[HistoryEntry, ...]) -> str:
-    if not history:
-        return "[]"
-    import json
-
-    return json.dumps([entry.to_dict() for entry in history], ensure_ascii=False)
-
-
-def _history_from_json(history: Any) -> tuple[HistoryEntry, ...]:
-    if history == "[]":
-        return ()
-    import json
-
-    try:
-        entries = json.loads(history)
-    except (TypeError, ValueError):
-        raise InvalidInput(f"history is not JSON: {history!r}") from None
-    if not isinstance(entries, list):
-        raise InvalidInput(f"history is not a JSON list: {history!r}")
-    return tuple(HistoryEntry.from_dict(entry) for entry in entries)
-
-
-def _from_row(row: tuple[Any, ...]) -> Mapping:
-    """A Mapping from a stored row; ``InvalidInput`` if the row is damaged."""
-    (agent, key, provider, session_id, state, cwd, created, updated, last_used, turns, last_exit) = row[:11]
-    parent_agent, parent_key, parent_session_id, labels, host, agent_home, history, generation = row[11:]
-    label_dict = {} if labels == "{}" else _labels_from_json(labels)
-    state_value: State = state
-    return Mapping(
-        agent=agent,
-        key=key,
-        provider=provider,
-        session_id=session_id,
-        state=state_value,
-        cwd=cwd,
-        created_at=parse_timestamp(created),
-        updated_at=parse_timestamp(updated),
-        last_used_at=parse_timestamp(last_used) if last_used is not None else None,
-        turns=turns,
-        last_exit=last_exit,
-        parent=Parent(parent_agent, parent_key, parent_session_id) if parent_key is not None else None,
-        labels=label_dict,
-        host=host,
-        agent_home=agent_home,
-        history=_history_from_json(history),
-        generation=generation,
-    )
-
-
-# --- Queries: SQL text comes only from constants; every value is a parameter. -----------------
-
-
-def prefix_upper_bound(prefix: str) -> str | None:
-    """The least string greater than every string starting with ``prefix`` (None: no bound).
-
-    SQLite compares TEXT as UTF-8 bytes, which orders like code points, so
-    ``prefix <= key < bound`` is exactly ``key.startswith(prefix)`` and runs as an index range.
-    """
-    chars = list(prefix)
-    while chars:
-        code = ord(chars[-1]) + 1
-        if 0xD800 <= code <= 0xDFFF:
-            code = 0xE000  # surrogates cannot be stored; skip them
-        if code <= 0x10FFFF:
-            chars[-1] = chr(code)
-            return "".join(chars)
-        chars.pop()
-    return None
-
-
-def _glob_literal_prefix(pattern: str) -> str:
-    for index, char in enumerate(pattern):
-        if char in "*?[":
-            return pattern[:index]
-    return pattern
-
-
-def _cutoff(moment: datetime) -> tuple[str, bool]:
-    """Stored times are whole seconds: (cutoff text, whether it had a fraction cut off)."""
-    return format_timestamp(moment), moment.microsecond != 0
-
-
-def where_clause(query: Query) -> tuple[str, list[Any]]:
-    """``WHERE …`` (or "") and its parameters for the filter half of ``query``."""
-    clauses: list[str] = []
-    params: list[Any] = []
-
-    def add(sql: str, *values: Any) -> None:
-        clauses.append(sql)
-        params.extend(values)
-
-    def add_prefix(prefix: str) -> None:
-        add("key >= ?", prefix)
-        bound = prefix_upper_bound(prefix)
-        if bound is not None:
-            add("key < ?", bound)
-
-    if query.agent is not None:
-        add("agent = ?", query.agent)
-    if query.provider is not None:
-        add("provider = ?", query.provider)
-    if query.prefix:
-        add_prefix(query.prefix)
-    if query.match is not None:
-        if literal := _glob_literal_prefix(query.match):
-            add_prefix(literal)
-        # GLOB equals fnmatchcase for * and ?, not for brackets ([!a] vs [^a], an unclosed [).
-        if "[" in query.match:
-            add("sessmap_fnmatchcase(key, ?)", query.match)
-        else:
-            add("key GLOB ?", query.match)
-    for name, value in query.labels:
-        add(
-            "EXISTS (SELECT 1 FROM json_each(mappings.labels) AS label"
-            " WHERE label.key = ? AND label.value = ?)",
-            name,
-            value,
+def _newer(path: Path) -> Callable[[int, int], StoreError]:
+    def error(version: int, latest: int) -> StoreError:
+        return StoreError(
+            f"{path} was written by a newer sessmap (schema {version}, this one knows {latest}); "
+            "upgrade sessmap",
+            reason="newer-schema",
+            version=version,
+            latest=latest,
         )
-    if query.seen_before is not None:
-        text, fractional = _cutoff(query.seen_before)
-        add(f"{LAST_SEEN} <= ?" if fractional else f"{LAST_SEEN} < ?", text)
-    if query.seen_since is not None:
-        text, fractional = _cutoff(query.seen_since)
-        add(f"{LAST_SEEN} > ?" if fractional else f"{LAST_SEEN} >= ?", text)
-    if query.state is not None:
-        add("state = ?", query.state)
-    if query.parent is not None:
-        add("parent_agent = ? AND parent_key = ?", *query.parent)
-    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 
-
-def select_statement(query: Query) -> tuple[str, list[Any]]:
-    where, params = where_clause(query)
-    sql = f"{_SELECT}{where} ORDER BY {_ORDER_BY[query.sort, query.reverse]}"
-    if query.limit is not None:
-        sql += " LIMIT ?"
-        params.append(max(query.limit, 0))
-    return sql, params
-
-
-# --- Opening safely --------------------------------------------------------------------------
-
-
-def _while_busy(action: Callable[[], T]) -> T:
-    """``action()``, retried for up to ``BUSY_TIMEOUT`` while another connection holds a lock.
-
-    SQLite does not call the busy handler when a new file switches to WAL or while another
-    connection recovers the WAL, so processes racing to open a fresh store would otherwise
-    fail at once with "database is locked".
-    """
-    deadline = time.monotonic() + BUSY_TIMEOUT.total_seconds()
-    delay = 0.001
-    while True:
-        try:
-            return action()
-        except sqlite3.OperationalError as err:
-            busy = (err.sqlite_errorcode & 0xFF) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
-            if not busy or time.monotonic() >= deadline:
-                raise
-        time.sleep(delay)
-        delay = min(delay * 2, 0.05)
-
-
-def inspect_file(path: Path) -> int:
-    """The schema version recorded in ``path`` (0: a new store), read without changing it.
-
-    ``StoreError`` if the file is corrupt, truncated, another program's database, or newer.
-    """
-    # Another process may be checkpointing: it grows the file and rewrites the header while we
-    # look, and a moment later deletes the WAL. A file that only looks short while that happens
-    # is looked at again; a truncated copy stays short.
-    deadline = time.monotonic() + _SETTLE_SECONDS
-    while True:
-        read = _header(path)
-        if read is None:
-            return 0
-        header, size = read
-        if not _HEADER.startswith(header[: len(_HEADER)]):
-            raise StoreError(
-                f"{path} is not a sessmap store (not a SQLite database, or damaged); use another path"
-            )
-        if len(header) == 100 and _whole(path, header, size):
-            break
-        if time.monotonic() >= deadline:  # a short header is a file being created, for a moment
-            if len(header) < 100:
-                raise StoreError(
-                    f"{path} is not a sessmap store (not a SQLite database, or damaged); use another path"
-                )
-            raise StoreError(
-                f"{path} is truncated or corrupt ({size} bytes); restore it from a backup or use another path"
-            )
-        time.sleep(0.02)
-    uri = f"file:{urllib.parse.quote(str(path))}?mode=ro"
-    if header[18] == 2 and not path.with_name(path.name + "-wal").exists():
-        # A WAL database nobody has open: even a read-only connection would leave -wal and
-        # -shm files behind, so read it as immutable and create nothing.
-        uri += "&immutable=1"
-    try:
-        reader = sqlite3.connect(uri, uri=True, isolation_level=None)
-    except sqlite3.Error as err:
-        raise StoreError(f"cannot open {path}: {err}") from None
-    try:
-        tables = _while_busy(lambda: _table_names(reader))
-        if not tables:
-            return 0
-        if MIGRATIONS_TABLE not in tables:
-            raise StoreError(
-                f"{path} is not a sessmap store (a SQLite database with other tables); use another path"
-            )
-        applied = _while_busy(
-            lambda: reader.execute("SELECT version, name FROM sessmap_migrations ORDER BY version").fetchall()
-        )
-    except sqlite3.OperationalError as err:
-        raise StoreError(f"cannot open {path}: {err}") from None
-    except sqlite3.DatabaseError as err:
-        raise StoreError(f"{path} is corrupt ({err}); restore it from a backup or use another path") from None
-    finally:
-        reader.close()
-    return _applied_version(path, applied)
-
-
-def _table_names(db: sqlite3.Connection) -> set[str]:
-    return {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-
-
-def _header(path: Path) -> tuple[bytes, int] | None:
-    """The first 100 bytes and the size (taken after them), or None for a missing or empty file."""
-    try:
-        with path.open("rb") as handle:
-            header = handle.read(100)
-        size = path.stat().st_size
-    except FileNotFoundError:
-        return None
-    except OSError as err:
-        raise StoreError(f"cannot read {path}: {err.strerror}") from None
-    return (header, size) if header else None  # empty: a new store, or one just being created
-
-
-def _whole(path: Path, header: bytes, size: int) -> bool:
-    """The file is as long as its header says, or a WAL holds the rest (a truncated copy is not)."""
-    wal = path.with_name(path.name + "-wal")
-    if wal.exists() and wal.stat().st_size > 0:
-        return True  # a checkpoint may have been cut short; SQLite recovers it from the WAL
-    page_size = int.from_bytes(header[16:18], "big")  # header fields are big-endian
-    page_size = 65536 if page_size == 1 else page_size
-    change_counter = int.from_bytes(header[24:28], "big")
-    page_count = int.from_bytes(header[28:32], "big")
-    valid_for = int.from_bytes(header[92:96], "big")
-    if page_size < 512 or size % page_size != 0:
-        return False
-    return not (valid_for == change_counter and size < page_count * page_size)
+    return error
 
 
 def _applied_version(path: Path, applied: list[tuple[Any, Any]]) -> int:
     if not applied:
         return 0
-    newest = max(int(version) for version, _ in applied)
-    if newest > SCHEMA_VERSION:
-        raise StoreError(
-            f"{path} was written by a newer sessmap (schema {newest}, this one knows {SCHEMA_VERSION}); "
-            "upgrade sessmap"
-        )
+    newest = refuse_newer(max(int(version) for version, _ in applied), SCHEMA_VERSION, _newer(path))
     known = {version: migration.__name__ for version, migration in enumerate(MIGRATIONS, start=1)}
     for version, name in applied:
         if known.get(version) != name:
@@ -464,7 +143,15 @@ def _applied_version(path: Path, applied: list[tuple[Any, Any]]) -> int:
     return newest
 
 
-class SQLiteStore:
+def inspect_file(path: Path) -> int:
+    """The schema version recorded in ``path`` (0: a new store), read without changing it.
+
+    ``StoreError`` if the file is corrupt, truncated, another program's database, or newer.
+    """
+    return _applied_version(path, applied_migrations(path))
+
+
+class SQLiteStore(Closing):
     """The mapping store in one SQLite file (``sqlite:PATH``)."""
 
     shared: bool = False
@@ -483,7 +170,7 @@ class SQLiteStore:
         self._db = self._connect()
         try:
             if version < SCHEMA_VERSION:
-                self._migrate()
+                self._migrate(version)
         except BaseException:
             self._db.close()
             raise
@@ -497,7 +184,7 @@ class SQLiteStore:
         except sqlite3.Error as err:
             raise StoreError(f"cannot open {self.path}: {err}") from None
         try:
-            _while_busy(lambda: db.execute("PRAGMA journal_mode = WAL"))
+            while_busy(lambda: db.execute("PRAGMA journal_mode = WAL"))
             db.execute("PRAGMA synchronous = NORMAL")  # with WAL: durable at checkpoints, never corrupt
             db.create_function("sessmap_fnmatchcase", 2, fnmatch.fnmatchcase, deterministic=True)
         except sqlite3.Error as err:
@@ -505,23 +192,26 @@ class SQLiteStore:
             raise StoreError(f"cannot open {self.path}: {err}") from None
         return db
 
-    def _migrate(self) -> None:
+    def _migrate(self, version: int) -> None:
         """Apply what is missing, each migration with its record in one transaction."""
-        for version, migration in enumerate(MIGRATIONS, start=1):
-            with self._transaction() as db:
-                db.execute(
-                    "CREATE TABLE IF NOT EXISTS sessmap_migrations "
-                    "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
-                )
-                applied = db.execute("SELECT version, name FROM sessmap_migrations").fetchall()
-                # Another process may have migrated since we looked.
-                if version <= _applied_version(self.path, applied):
-                    continue
-                migration(db)
-                db.execute(
-                    "INSERT INTO sessmap_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-                    (version, migration.__name__, format_timestamp(now())),
-                )
+        named = [(migration.__name__, migration) for migration in MIGRATIONS]
+        migrate(version, named, self._apply_migration, _newer(self.path))
+
+    def _apply_migration(self, version: int, name: str, migration: Migration) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS sessmap_migrations "
+                "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+            )
+            applied = db.execute("SELECT version, name FROM sessmap_migrations").fetchall()
+            # Another process may have migrated since we looked.
+            if version <= _applied_version(self.path, applied):
+                return
+            migration(db)
+            db.execute(
+                "INSERT INTO sessmap_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                (version, name, format_timestamp(now())),
+            )
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -547,7 +237,7 @@ class SQLiteStore:
 
     def _read(self, row: tuple[Any, ...]) -> Mapping:
         try:
-            return _from_row(row)
+            return from_row(row)
         except InvalidInput as err:
             raise StoreError(
                 f"{self.url}: stored mapping {row[1]!r} (agent {row[0]}) is damaged: {err}",
@@ -555,7 +245,7 @@ class SQLiteStore:
             ) from None
 
     def _get(self, db: sqlite3.Connection, agent: str, key: str) -> Mapping | None:
-        row = db.execute(f"{_SELECT} WHERE agent = ? AND key = ?", (agent, key)).fetchone()
+        row = db.execute(f"{SELECT} WHERE agent = ? AND key = ?", (agent, key)).fetchone()
         return None if row is None else self._read(row)
 
     # --- the Store protocol ---
@@ -565,26 +255,26 @@ class SQLiteStore:
             return self._get(self._db, agent, key)
 
     def insert(self, mapping: Mapping, *, replace: bool = False) -> None:
-        row = _to_row(mapping.validate())
+        row = to_row(mapping.validate())
         with self._errors():
             if replace:
-                self._db.execute(_UPSERT, row)
+                self._db.execute(UPSERT, row)
                 return
             try:
-                self._db.execute(_INSERT, row)
+                self._db.execute(INSERT, row)
             except sqlite3.IntegrityError:
-                raise Conflict(f"mapping {mapping.key!r} (agent {mapping.agent}) exists already") from None
+                raise conflict(mapping.agent, mapping.key) from None
 
     def update(self, agent: str, key: str, change: Callable[[Mapping], Mapping]) -> Mapping:
         with self._transaction() as db:
             current = self._get(db, agent, key)
             if current is None:
-                raise NotFound(f"no mapping for {key!r} (agent {agent})")
+                raise not_found(agent, key)
             changed = change(current).validate()
             if (changed.agent, changed.key) != (agent, key):
                 raise ValueError("update() must not change agent or key; use rename()")
-            row = _to_row(changed)
-            db.execute(_UPDATE, (*row[2:], agent, key))
+            row = to_row(changed)
+            db.execute(UPDATE, (*row[2:], agent, key))
         return changed
 
     def rename(self, agent: str, old_key: str, new_key: str, updated_at: datetime) -> Mapping:
@@ -592,9 +282,9 @@ class SQLiteStore:
         with self._transaction() as db:
             current = self._get(db, agent, old_key)
             if current is None:
-                raise NotFound(f"no mapping for {old_key!r} (agent {agent})")
+                raise not_found(agent, old_key)
             if self._get(db, agent, new_key) is not None:
-                raise Conflict(f"mapping {new_key!r} (agent {agent}) exists already")
+                raise conflict(agent, new_key)
             # What the two UPDATEs below leave in the row (a fork of its own old key moves too).
             result = renamed(current, new_key, updated_at)
             db.execute(
@@ -629,7 +319,7 @@ class SQLiteStore:
         # the write lock held since BEGIN IMMEDIATE keeps the two in agreement.
         where, params = where_clause(query)
         with self._transaction() as db:
-            doomed = [self._read(row) for row in db.execute(f"{_SELECT}{where}", params)]
+            doomed = [self._read(row) for row in db.execute(f"{SELECT}{where}", params)]
             db.execute(f"DELETE FROM mappings{where}", params)  # noqa: S608 - constants and parameters
         return doomed
 
@@ -638,12 +328,12 @@ class SQLiteStore:
         conflicts: list[tuple[str, str]] = []
         with self._transaction() as db:
             for mapping in mappings:
-                row = _to_row(mapping.validate())
+                row = to_row(mapping.validate())
                 # One statement for a new row (the common case); rowcount 0 means it exists.
-                if db.execute(_INSERT_NEW, row).rowcount:
+                if db.execute(INSERT_NEW, row).rowcount:
                     inserted += 1
                 elif on_conflict == "replace":
-                    db.execute(_UPSERT, row)
+                    db.execute(UPSERT, row)
                     replaced += 1
                 elif on_conflict == "skip":
                     skipped += 1
@@ -673,9 +363,9 @@ class SQLiteStore:
             else:
                 if version != SCHEMA_VERSION:
                     problems.append(f"schema version is {version}; expected {SCHEMA_VERSION}")
-            for row in self._db.execute(_SELECT):
+            for row in self._db.execute(SELECT):
                 try:
-                    _from_row(row).validate()
+                    from_row(row).validate()
                 except (SessmapError, TypeError, ValueError) as err:
                     problems.append(f"mapping {row[1]!r} (agent {row[0]}): {err}")
             problems.extend(self._transcripts.check())
@@ -683,9 +373,3 @@ class SQLiteStore:
 
     def close(self) -> None:
         self._db.close()
-
-    def __enter__(self) -> SQLiteStore:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()

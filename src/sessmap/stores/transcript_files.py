@@ -14,76 +14,46 @@ strings, unfit for file names)::
 Changes are made under the store's change lock. An append writes and fsyncs its lines before
 it replaces the metadata, and the metadata is the truth: bytes past its ``size`` are an
 append that died before it committed, and the next append cuts them off. Readers take no
-lock: they read no further than the metadata they found.
+lock: they read no further than the metadata they found. The file-level steps (hashed
+names, JSON written whole, a lines file opened at its committed size) are transcript_file_io.py's.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
-import errno
 import itertools
-import json
 import os
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
 
+from sessmap import files
 from sessmap.errors import StoreError
 from sessmap.stores import locks
 from sessmap.stores.base import TranscriptInfo, TranscriptKey
 from sessmap.stores.sqlite_transcripts import batches, tail_after, utf8
+from sessmap.stores.transcript_file_io import (
+    DOCTOR,
+    Paths,
+    as_count,
+    as_string,
+    damaged,
+    digest,
+    io_error,
+    meta_of,
+    open_data,
+    pwrite_all,
+    read_json,
+    remove_if_empty,
+    replace_json,
+)
 
 SUMMARY = "summary.json"
 _DIGEST = re.compile(r"[0-9a-f]{64}")  # a folder of ours; anything else (.…deleting) is skipped
 _META = re.compile(r"[0-9a-f]{64}\.json")
-_DOCTOR = "run `sessmap doctor`"
-
-
-def _digest(text: str) -> str:
-    import hashlib  # loads OpenSSL: only once a transcript is touched, not for every command
-
-    return hashlib.sha256(utf8(text).encode("utf-8")).hexdigest()
-
-
-@dataclass(frozen=True, slots=True)
-class _Paths:
-    project: Path
-    session: Path
-    data: Path
-    meta: Path
-
-
-def _count(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise TypeError(f"{value!r} is not a count")
-    return value
-
-
-def _string(value: Any) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"{value!r} is not a string")
-    return value
-
-
-def _io_error(path: Path, err: OSError, doing: str = "write") -> NoReturn:
-    raise StoreError(f"cannot {doing} {path}: {err.strerror or err}") from None
-
-
-def _damaged(path: Path, err: Exception) -> NoReturn:
-    reason = f"no {err} field" if isinstance(err, KeyError) else str(err)
-    raise StoreError(f"{path} is damaged ({reason})", hint=_DOCTOR) from None
-
-
-def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
-    view = memoryview(data)
-    while view:
-        written = os.pwrite(fd, view, offset)
-        view, offset = view[written:], offset + written
 
 
 class FileTranscripts:
@@ -100,11 +70,11 @@ class FileTranscripts:
         locks.refuse_symlink(self.root)
         return self.root
 
-    def _paths(self, key: TranscriptKey) -> _Paths:
-        project = self._top() / _digest(key.project_key)
-        session = project / _digest(key.session_id)
-        name = _digest(key.subpath)
-        return _Paths(project, session, session / f"{name}.jsonl", session / f"{name}.json")
+    def _paths(self, key: TranscriptKey) -> Paths:
+        project = self._top() / digest(key.project_key)
+        session = project / digest(key.session_id)
+        name = digest(key.subpath)
+        return Paths(project, session, session / f"{name}.jsonl", session / f"{name}.json")
 
     def _listdir(self, folder: Path) -> list[str]:
         try:
@@ -112,94 +82,61 @@ class FileTranscripts:
         except (FileNotFoundError, NotADirectoryError):
             return []  # nothing stored there (or deleted meanwhile: readers take no lock)
         except OSError as err:
-            _io_error(folder, err, "read")
+            io_error(folder, err, "read")
 
     def _folders(self, folder: Path) -> Iterator[Path]:
         for name in self._listdir(folder):
             if _DIGEST.fullmatch(name):
                 yield folder / name
 
-    def _read_json(self, path: Path) -> dict[str, Any] | None:
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-            with os.fdopen(fd, "rb") as handle:
-                data = handle.read()
-        except FileNotFoundError:
-            return None
-        except OSError as err:
-            _io_error(path, err, "read")
-        try:
-            value = json.loads(data)
-        except ValueError:
-            value = None
-        if not isinstance(value, dict):
-            raise StoreError(f"{path} is damaged (not a JSON object)", hint=_DOCTOR)
-        return value
-
-    def _replace_json(self, path: Path, value: dict[str, Any]) -> None:
-        """Write ``path`` whole or not at all: a temp file, fsynced, renamed over it. Only
-        under the lock, so one fixed temp name serves (and a crash leaves one at most)."""
-        temp = path.with_name(path.name + ".tmp")
-        data = json.dumps(value, ensure_ascii=False).encode("utf-8") + b"\n"
-        try:
-            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, locks.PRIVATE_FILE_MODE)
-            try:
-                os.fchmod(fd, locks.PRIVATE_FILE_MODE)  # the umask may have removed owner bits
-                _pwrite_all(fd, data, 0)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            temp.replace(path)
-            locks.fsync_dir(path.parent)
-        except OSError as err:
-            with contextlib.suppress(OSError):
-                temp.unlink()
-            _io_error(path, err)
-
-    def _make_folders(self, paths: _Paths) -> None:
+    def _make_folders(self, paths: Paths) -> None:
         """The folders down to the session's, 0700; each new one made durable in its parent."""
         chain = (self._top(), paths.project, paths.session)
         missing = [folder for folder in chain if not folder.exists()]
         locks.make_private_dir(paths.session)
         try:
             for folder in missing:
-                locks.fsync_dir(folder.parent)
+                files.fsync_dir(folder.parent)
         except OSError as err:
-            _io_error(paths.session, err)
+            io_error(paths.session, err)
 
     def _info(self, path: Path) -> TranscriptInfo | None:
         """The metadata file at ``path``; None if absent, StoreError if damaged or misplaced."""
-        data = self._read_json(path)
+        data = read_json(path)
         if data is None:
             return None
         try:
             key = TranscriptKey(
-                _string(data["project_key"]), _string(data["session_id"]), _string(data["subpath"])
+                as_string(data["project_key"]), as_string(data["session_id"]), as_string(data["subpath"])
             )
             info = TranscriptInfo(
                 key,
-                _count(data["lines"]),
-                _count(data["size"]),
-                base64.b64decode(_string(data["tail"]), validate=True),
-                _count(data["mtime_ms"]),
+                as_count(data["lines"]),
+                as_count(data["size"]),
+                base64.b64decode(as_string(data["tail"]), validate=True),
+                as_count(data["mtime_ms"]),
             )
         except (KeyError, TypeError, ValueError) as err:
-            _damaged(path, err)
+            damaged(path, err)
         if self._paths(key).meta != path:
-            raise StoreError(f"{path} holds the metadata of another transcript", hint=_DOCTOR)
+            raise StoreError(f"{path} holds the metadata of another transcript", hint=DOCTOR)
         return info
 
     def _summary(self, path: Path) -> tuple[str, str, str] | None:
         """``(project_key, session_id, summary)`` of a summary file; None if absent."""
-        data = self._read_json(path)
+        data = read_json(path)
         if data is None:
             return None
         try:
-            found = (_string(data["project_key"]), _string(data["session_id"]), _string(data["summary"]))
+            found = (
+                as_string(data["project_key"]),
+                as_string(data["session_id"]),
+                as_string(data["summary"]),
+            )
         except (KeyError, TypeError) as err:
-            _damaged(path, err)
+            damaged(path, err)
         if self._paths(TranscriptKey(*found[:2])).session / SUMMARY != path:
-            raise StoreError(f"{path} holds the summary of another session", hint=_DOCTOR)
+            raise StoreError(f"{path} holds the summary of another session", hint=DOCTOR)
         return found
 
     def _session_key(self, session: Path) -> tuple[str, str] | None:
@@ -214,28 +151,6 @@ class FileTranscripts:
                 if info is not None:
                     return info.key.project_key, info.key.session_id
         return None
-
-    def _open_data(self, path: Path, size: int) -> int:
-        """The lines file, open for writing at ``size``: what a dead append left past it is cut."""
-        try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, locks.PRIVATE_FILE_MODE)
-        except OSError as err:
-            _io_error(path, err)
-        try:
-            os.fchmod(fd, locks.PRIVATE_FILE_MODE)
-            found = os.fstat(fd).st_size
-            if found > size:
-                os.ftruncate(fd, size)
-        except OSError as err:
-            os.close(fd)
-            _io_error(path, err)
-        if found < size:
-            os.close(fd)
-            raise StoreError(
-                f"{path} holds {found} bytes where its metadata counts {size}: the transcript is damaged",
-                hint=_DOCTOR,
-            )
-        return fd
 
     # --- the TranscriptStore protocol ---
 
@@ -254,24 +169,24 @@ class FileTranscripts:
             )
             self._make_folders(paths)
             created = not paths.data.exists()
-            fd = self._open_data(paths.data, size)
+            fd = open_data(paths.data, size)
             start = size
             try:
                 for batch in batches(itertools.chain((first,), stream)):
                     data = b"\n".join([*batch, b""])  # one copy of the batch, newline-ended
                     try:
-                        _pwrite_all(fd, data, size)
+                        pwrite_all(fd, data, size)
                     except OSError as err:
-                        _io_error(paths.data, err)
+                        io_error(paths.data, err)
                     size += len(data)
                     count += len(batch)
                     tail = tail_after(tail, batch)
                 try:
                     os.fsync(fd)  # on disk before any metadata counts them
                     if created:
-                        locks.fsync_dir(paths.session)
+                        files.fsync_dir(paths.session)
                 except OSError as err:
-                    _io_error(paths.data, err)
+                    io_error(paths.data, err)
             except BaseException:
                 # All or nothing: the caller's stream or the disk failed part way.
                 with contextlib.suppress(OSError):
@@ -284,7 +199,7 @@ class FileTranscripts:
                 os.close(fd)
             # The store's clock, never behind the previous append: SDK clients order by mtime.
             info = TranscriptInfo(key, count, size, tail, max(int(time.time() * 1000), previous_ms + 1))
-            self._replace_json(paths.meta, _meta(info))
+            replace_json(paths.meta, meta_of(info))
         return info
 
     def info(self, key: TranscriptKey) -> TranscriptInfo | None:
@@ -300,32 +215,32 @@ class FileTranscripts:
         except FileNotFoundError:
             return  # deleted since its metadata was read
         except OSError as err:
-            _io_error(paths.data, err, "read")
+            io_error(paths.data, err, "read")
         with os.fdopen(fd, "rb") as handle:
             # Only as many lines as the metadata counts: anything after is an append under way.
             for index in range(info.lines):
                 try:
                     raw = handle.readline()
                 except OSError as err:
-                    _io_error(paths.data, err, "read")
+                    io_error(paths.data, err, "read")
                 if not raw.endswith(b"\n"):
                     raise StoreError(
-                        f"{paths.data} ends before the {info.lines} lines its metadata counts", hint=_DOCTOR
+                        f"{paths.data} ends before the {info.lines} lines its metadata counts", hint=DOCTOR
                     )
                 if index >= start:
                     yield raw[:-1]
 
     def sessions(self, project_key: str) -> list[TranscriptInfo]:
         found = []
-        for session in self._folders(self._top() / _digest(project_key)):
-            info = self._info(session / f"{_digest('')}.json")
+        for session in self._folders(self._top() / digest(project_key)):
+            info = self._info(session / f"{digest('')}.json")
             if info is not None:
                 found.append(info)
         return sorted(found, key=lambda info: info.key.session_id)
 
     def subpaths(self, project_key: str, session_id: str) -> list[str]:
         session = self._paths(TranscriptKey(project_key, session_id)).session
-        main = f"{_digest('')}.json"
+        main = f"{digest('')}.json"
         found = []
         for name in self._listdir(session):
             if _META.fullmatch(name) and name != main:
@@ -343,14 +258,14 @@ class FileTranscripts:
                     for path in (paths.meta, paths.data, paths.meta.with_name(paths.meta.name + ".tmp")):
                         with contextlib.suppress(FileNotFoundError):
                             path.unlink()
-                    _remove_if_empty(paths.session)
+                    remove_if_empty(paths.session)
                 else:
                     self._remove_session(paths)
-                _remove_if_empty(paths.project)
+                remove_if_empty(paths.project)
             except OSError as err:
-                _io_error(paths.session, err, "delete")
+                io_error(paths.session, err, "delete")
 
-    def _remove_session(self, paths: _Paths) -> None:
+    def _remove_session(self, paths: Paths) -> None:
         """The session's folder, gone for readers at once: renamed aside, then removed."""
         import shutil
 
@@ -361,7 +276,7 @@ class FileTranscripts:
             paths.session.rename(doomed)
         except FileNotFoundError:
             return
-        locks.fsync_dir(paths.project)
+        files.fsync_dir(paths.project)
         shutil.rmtree(doomed)
 
     def set_summary(self, project_key: str, session_id: str, summary: str) -> None:
@@ -369,18 +284,18 @@ class FileTranscripts:
         value = {"project_key": project_key, "session_id": session_id, "summary": utf8(summary)}
         with self._locked():
             self._make_folders(paths)
-            self._replace_json(paths.session / SUMMARY, value)
+            replace_json(paths.session / SUMMARY, value)
 
     def summaries(self, project_key: str) -> list[str]:
         found = []
-        for session in self._folders(self._top() / _digest(project_key)):
+        for session in self._folders(self._top() / digest(project_key)):
             summary = self._summary(session / SUMMARY)
             if summary is not None:
                 found.append(summary[1:])
         return [text for _, text in sorted(found)]
 
     def projects_of(self, session_id: str) -> list[str]:
-        name = _digest(session_id)
+        name = digest(session_id)
         found = []
         for project in self._folders(self._top()):
             key = self._session_key(project / name)
@@ -435,25 +350,3 @@ class FileTranscripts:
         if tail != info.tail:
             return f"{data} does not end as its metadata says (changed by hand?)"
         return None
-
-
-def _meta(info: TranscriptInfo) -> dict[str, Any]:
-    return {
-        "project_key": info.key.project_key,
-        "session_id": info.key.session_id,
-        "subpath": info.key.subpath,
-        "lines": info.lines,
-        "size": info.size,
-        "tail": base64.b64encode(info.tail).decode("ascii"),
-        "mtime_ms": info.mtime_ms,
-    }
-
-
-def _remove_if_empty(folder: Path) -> None:
-    try:
-        folder.rmdir()
-    except FileNotFoundError:
-        pass
-    except OSError as err:
-        if err.errno not in (errno.ENOTEMPTY, errno.EEXIST):
-            raise

@@ -1,0 +1,95 @@
+"""``show``: a mapping with its forks and where its transcript is (SPEC §7)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sessmap.errors import InvalidInput
+from sessmap.model import Mapping
+from sessmap.service import require
+from sessmap.stores.base import Query, Store
+
+if TYPE_CHECKING:
+    from sessmap.config import Config
+    from sessmap.transcripts.locate import Locator
+
+
+@dataclass(frozen=True, slots=True)
+class Transcript:
+    """Where a mapping's transcript is, as far as this host can tell (SPEC §7).
+
+    ``state``: ``local`` (the agent's file is here), ``archived`` (codex archived it),
+    ``stored`` (only the store's copy), ``gone`` (proven gone), ``unknown`` (``reason`` says why).
+    """
+
+    path: Path | None
+    state: str
+    reason: str | None = None
+    stored: bool = False
+
+    @property
+    def exists(self) -> bool:
+        return self.state in ("local", "archived")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": str(self.path) if self.path else None,
+            "exists": self.exists,
+            "state": self.state,
+            "archived": self.state == "archived",
+            "stored": self.stored,
+            "reason": self.reason,
+        }
+
+
+def transcript_of(mapping: Mapping, config: Config | None, store: Store, *, full: bool = True) -> Transcript:
+    """Where the agent keeps the mapping's transcript; ``full`` also asks whether the store
+    holds a copy when the file is here (``show``), which pruning has no need to know."""
+    from sessmap.transcripts.presence import Sighting, presence
+
+    locator = locator_of(mapping, config)
+    if locator is None or mapping.session_id is None:
+        why = (
+            "the mapping has no session yet" if locator else "sessmap does not know where this agent keeps it"
+        )
+        return Transcript(None, "unknown", why)
+    sighting = Sighting(mapping.session_id, mapping.cwd, mapping.host, mapping.agent_home)
+    found = presence(sighting, locator, store.transcripts, look_in=locator.home(None))
+    stored = found.state == "stored" or (full and bool(store.transcripts.projects_of(mapping.session_id)))
+    return Transcript(found.path, found.state, found.reason, stored)
+
+
+def locator_of(mapping: Mapping, config: Config | None) -> Locator | None:
+    from sessmap.providers import get_provider
+
+    try:
+        return get_provider(mapping.provider, config).locator
+    except InvalidInput:  # a provider since removed from the config
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Details:
+    """What ``show`` prints: the mapping (its history included), its forks and its transcript."""
+
+    mapping: Mapping
+    forks: list[Mapping]
+    transcript: Transcript
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **self.mapping.to_dict(),
+            "forks": [
+                {"agent": f.agent, "key": f.key, "session_id": f.session_id, "state": f.state}
+                for f in self.forks
+            ],
+            "transcript": self.transcript.to_dict(),
+        }
+
+
+def describe(store: Store, agent: str, key: str, config: Config | None) -> Details:
+    mapping = require(store, agent, key)
+    forks = list(store.query(Query(parent=(mapping.agent, mapping.key), sort="key")))
+    return Details(mapping=mapping, forks=forks, transcript=transcript_of(mapping, config, store))

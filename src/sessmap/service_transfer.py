@@ -1,0 +1,130 @@
+"""JSONL in and out: ``import`` (all or nothing) and ``export`` (optionally with transcripts)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import IO, TYPE_CHECKING, NamedTuple
+
+from sessmap import service
+from sessmap.errors import Conflict, InvalidInput
+from sessmap.model import MAX_HISTORY, Mapping, validate_session_id
+from sessmap.stores.base import ImportResult, OnConflict, Query, Store
+
+if TYPE_CHECKING:
+    from sessmap.transcripts.archive import Spool
+
+# json, tempfile and the transcript archive load inside the functions that use them.
+
+
+def parse_jsonl(lines: Iterable[bytes | str], transcripts: Spool | None = None) -> Iterator[Mapping]:
+    """Mappings from JSONL, lazily; blank lines skipped. A bad line raises InvalidInput naming
+    its line number, which makes ``insert_many`` write nothing. Transcript records (from
+    ``export --transcripts``) go to ``transcripts``; without one they are an error."""
+    import json
+
+    from sessmap.transcripts.archive import is_record
+
+    for number, raw in enumerate(lines, start=1):
+        try:
+            text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+        except UnicodeDecodeError:
+            raise InvalidInput(f"line {number}: not UTF-8") from None
+        if not text.strip():
+            continue
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise InvalidInput(f"line {number}: not valid JSON: {err.msg}") from None
+        try:
+            if transcripts is not None and is_record(data):
+                transcripts.add(data)
+                continue
+            mapping = Mapping.from_dict(data)
+            if mapping.session_id is not None:
+                validate_session_id(mapping.session_id)  # new input: the current limit, not the stored one
+            yield mapping
+        except InvalidInput as err:
+            raise InvalidInput(f"line {number}: {err}") from None
+
+
+class Imported(NamedTuple):
+    mappings: ImportResult
+    transcript_lines: int = 0
+
+
+def import_mappings(store: Store, lines: Iterable[bytes | str], on_conflict: OnConflict) -> Imported:
+    """All or nothing. With ``fail``, existing mappings are a Conflict and nothing is written.
+    Replaced mappings keep their earlier session in ``history``; transcripts come in last."""
+    from sessmap.transcripts.archive import Spool
+
+    spool = Spool()
+    try:
+        mappings = parse_jsonl(lines, spool)
+        if on_conflict == "replace":
+            mappings = _keeping_history(store, mappings)
+        result = store.insert_many(mappings, on_conflict)
+        if result.conflicts:
+            agent, key = result.conflicts[0]
+            raise Conflict(
+                f"{len(result.conflicts)} mapping(s) exist already (first: {key!r}, agent {agent}); "
+                "nothing imported",
+                reason="import-conflict",
+                agent=agent,
+                key=key,
+                count=len(result.conflicts),
+            )
+        return Imported(result, spool.apply(store))
+    finally:
+        spool.close()
+
+
+def _keeping_history(store: Store, mappings: Iterable[Mapping]) -> Iterator[Mapping]:
+    """The mappings with the session each replaces moved into their ``history``.
+
+    Every lookup happens here, before the import writes anything: a store may not answer reads
+    while it imports (PostgreSQL's COPY holds the connection). The merged mappings wait in a
+    temporary file, so memory stays flat."""
+    import json
+    import tempfile
+
+    stamp = service.now()
+    spooled = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115 - closed by _replay
+    try:
+        for mapping in mappings:
+            current = store.get(mapping.agent, mapping.key)
+            if current is not None:
+                kept = current.retired("import", stamp, replacement=mapping.session_id).history
+                known = {entry.session_id for entry in mapping.history}
+                merged = (*mapping.history, *(e for e in kept if e.session_id not in known))
+                mapping = mapping.evolve(history=merged[:MAX_HISTORY])
+            spooled.write(json.dumps(mapping.to_dict()) + "\n")
+        spooled.seek(0)
+    except BaseException:
+        spooled.close()
+        raise
+    return _replay(spooled)
+
+
+def _replay(spooled: IO[str]) -> Iterator[Mapping]:
+    import json
+
+    with spooled:
+        for line in spooled:
+            yield Mapping.from_dict(json.loads(line))
+
+
+def export_lines(store: Store, query: Query, *, transcripts: bool) -> Iterator[str]:
+    """JSONL for ``export``: the mappings, then (with ``transcripts``) their stored transcripts."""
+    import json
+
+    from sessmap.transcripts.archive import records
+    from sessmap.transcripts.cleanup import sessions_of
+
+    exported: list[Mapping] = []
+    for mapping in store.query(query):
+        if transcripts:
+            exported.append(mapping)
+        yield json.dumps(mapping.to_dict(), ensure_ascii=False)
+    if transcripts:
+        for record in records(store, sessions_of(exported)):
+            yield json.dumps(record, ensure_ascii=False)
