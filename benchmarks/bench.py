@@ -598,6 +598,36 @@ def server_store_url(kind: str, url: str) -> str:
     return f"{url}{'&' if '?' in url else '?'}{extra}"
 
 
+def open_server_stores(servers: dict[str, str | None]) -> tuple[dict[str, str], dict[str, str]]:
+    """A private store on each server that answers (``server_store_url``): kind -> store URL,
+    and for the others kind -> why their rows are skipped."""
+    from sessmap.stores import open_store
+
+    opened: dict[str, str] = {}
+    skipped: dict[str, str] = {}
+    for kind, url in servers.items():
+        if not url:
+            skipped[kind] = "skipped: no URL"
+            continue
+        store_url = server_store_url(kind, url)
+        try:
+            open_store(store_url).close()
+        except Exception as err:  # the server's own error, whatever the driver raised
+            reason = str(err).strip().splitlines()[-1] if str(err).strip() else repr(err)
+            skipped[kind] = f"skipped: {reason}"
+            continue
+        opened[kind] = store_url
+    return opened, skipped
+
+
+def drop_server_stores(servers: dict[str, str | None], opened: dict[str, str]) -> None:
+    """Remove what ``open_server_stores`` made."""
+    for kind, store_url in opened.items():
+        server = servers[kind]
+        if server:
+            drop_server_store(kind, server, store_url)
+
+
 def drop_server_store(kind: str, url: str, store_url: str) -> None:
     """Remove what the run wrote on the server (with the driver sessmap itself uses)."""
     tag = f"sessmap_bench_{os.getpid()}"

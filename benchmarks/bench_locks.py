@@ -175,28 +175,19 @@ class Locks:
             "JSON": f"json:{self.folder / 'sessions.json'}",
         }
         self.skipped: dict[str, str] = {}
-        self.servers = {"PostgreSQL": bench.options.postgres, "Redis": bench.options.redis}
+        self.servers: dict[str, str | None] = {
+            "PostgreSQL": bench.options.postgres,
+            "Redis": bench.options.redis,
+        }
 
     def connect(self) -> None:
-        from sessmap.stores import open_store
-
-        for kind, url in self.servers.items():
-            if not url:
-                self.skipped[kind] = "skipped: no URL"
-                continue
-            store_url = b.server_store_url(kind, url)
-            try:
-                open_store(store_url).close()
-            except Exception as err:  # the server's own error, whatever the driver raised
-                reason = str(err).strip().splitlines()[-1] if str(err).strip() else repr(err)
-                self.skipped[kind] = f"skipped: {reason}"
-                continue
-            self.urls[kind] = store_url
+        opened, self.skipped = b.open_server_stores(self.servers)
+        self.urls.update(opened)
 
     def close(self) -> None:
-        for kind, server in self.servers.items():
-            if kind in self.urls and server:
-                b.drop_server_store(kind, server, self.urls[kind])
+        b.drop_server_stores(
+            self.servers, {kind: self.urls[kind] for kind in self.servers if kind in self.urls}
+        )
 
     def uncontended_exec(self, kind: str) -> None:
         name = f"{kind} uncontended `exec -- /bin/true`, fair-queue lock vs the 0.1.0 lock"

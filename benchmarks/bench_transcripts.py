@@ -233,26 +233,10 @@ class Transcripts:
     def connect(self) -> None:
         """Open a private corner of each server (the bench's schema / prefix); note the ones
         that do not answer."""
-        from sessmap.stores import open_store
-
-        for kind, url in self.servers.items():
-            if not url:
-                self.skipped[kind] = "skipped: no URL"
-                continue
-            store_url = b.server_store_url(kind, url)
-            try:
-                open_store(store_url).close()
-            except Exception as err:  # the server's own error, whatever the driver raised
-                reason = str(err).strip().splitlines()[-1] if str(err).strip() else repr(err)
-                self.skipped[kind] = f"skipped: {reason}"
-                continue
-            self.open[kind] = store_url
+        self.open, self.skipped = b.open_server_stores(self.servers)
 
     def close(self) -> None:
-        for kind, store_url in self.open.items():
-            server = self.servers[kind]
-            assert server is not None
-            b.drop_server_store(kind, server, store_url)
+        b.drop_server_stores(self.servers, self.open)
 
     # -- running --
 
