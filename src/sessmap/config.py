@@ -7,10 +7,11 @@ containers use it. Otherwise platformdirs' user config and data folders, app nam
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from collections.abc import Mapping as ReadOnlyDict
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from types import MappingProxyType
+from typing import Any, Literal, NamedTuple
 
 from sessmap.errors import InvalidInput
 from sessmap.model import validate_agent, validate_provider
@@ -56,8 +57,7 @@ def default_store_url() -> str:
     return f"sqlite:{data_dir() / 'sessions.db'}"
 
 
-@dataclass(frozen=True, slots=True)
-class AgentProfile:
+class AgentProfile(NamedTuple):
     """``[agents.NAME]``: defaults for one agent name."""
 
     provider: str | None = None
@@ -65,8 +65,7 @@ class AgentProfile:
     args: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class ProviderTemplate:
+class ProviderTemplate(NamedTuple):
     """``[providers.NAME]``: a provider defined by argument templates, no code.
 
     ``new``: args for a new session (``{session_id}`` makes the id chosen by sessmap);
@@ -83,16 +82,15 @@ class ProviderTemplate:
     stale: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Config:
+class Config(NamedTuple):
     path: Path
     store: str | None = None
     ttl: timedelta = DEFAULT_TTL
     wait_timeout: timedelta | None = None  # None: wait for ever
     on_stale: OnStale = "fresh"
     transcripts: TranscriptsMode | None = None  # None: "store" for the server stores, else "local"
-    agents: dict[str, AgentProfile] = field(default_factory=dict)
-    providers: dict[str, ProviderTemplate] = field(default_factory=dict)
+    agents: ReadOnlyDict[str, AgentProfile] = MappingProxyType({})
+    providers: ReadOnlyDict[str, ProviderTemplate] = MappingProxyType({})
 
     def keeps_transcripts(self, shared: bool) -> bool:
         """``transcripts = "store"``, or by default on a store several hosts share (``shared``)."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping as ReadOnlyDict
-from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any, Literal, NamedTuple
@@ -155,8 +154,7 @@ def parse_timestamp(text: str) -> datetime:
     return moment.astimezone(UTC).replace(microsecond=0)
 
 
-@dataclass(frozen=True, slots=True)
-class Parent:
+class Parent(NamedTuple):
     """Where a fork came from."""
 
     agent: str
@@ -204,35 +202,122 @@ def _frozen_labels(labels: ReadOnlyDict[str, str] | None) -> ReadOnlyDict[str, s
     return MappingProxyType(dict(sorted(labels.items())))
 
 
-@dataclass(frozen=True, slots=True)
+FIELDS = (
+    "key",
+    "provider",
+    "created_at",
+    "updated_at",
+    "agent",
+    "session_id",
+    "state",
+    "cwd",
+    "last_used_at",
+    "turns",
+    "last_exit",
+    "parent",
+    "labels",
+    "host",
+    "agent_home",
+    "history",
+    "generation",
+)
+"""Mapping's fields, in its constructor's order."""
+_FIELD_SET = frozenset(FIELDS)
+
+_set = object.__setattr__
+
+
 class Mapping:
-    """One thread's session for one agent; identified by ``(agent, key)``."""
+    """One thread's session for one agent; identified by ``(agent, key)``. Frozen.
+
+    Written out by hand rather than as a dataclass: ``dataclasses`` imports ``inspect``, which
+    alone costs a cold ``get`` more than its lookup does (benchmarks/bench.py, the start-up rows).
+    """
+
+    __slots__ = (*FIELDS, "_validated")
 
     key: str
     provider: str
     created_at: datetime
     updated_at: datetime
-    agent: str = DEFAULT_AGENT
-    session_id: str | None = None
-    state: State = "active"
-    cwd: str | None = None
-    last_used_at: datetime | None = None
-    turns: int = 0
-    last_exit: int | None = None
-    parent: Parent | None = None
-    labels: ReadOnlyDict[str, str] = field(default_factory=lambda: _NO_LABELS)
-    host: str | None = None
-    agent_home: str | None = None
-    history: tuple[HistoryEntry, ...] = ()
-    generation: int = 0
+    agent: str
+    session_id: str | None
+    state: State
+    cwd: str | None
+    last_used_at: datetime | None
+    turns: int
+    last_exit: int | None
+    parent: Parent | None
+    labels: ReadOnlyDict[str, str]
+    host: str | None
+    agent_home: str | None
+    history: tuple[HistoryEntry, ...]
+    generation: int
     """Runs started on the thread: each ``exec`` raises it at its start, and its end-of-run
     write applies only while it is still the newest (a fencing token)."""
     # Set by validate(): a frozen Mapping cannot become invalid, so importing a million rows
     # (validated as parsed, and again by the store) checks each once. evolve() resets it.
-    _validated: bool = field(default=False, init=False, repr=False, compare=False)
+    _validated: bool
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "labels", _frozen_labels(self.labels))
+    def __init__(
+        self,
+        key: str,
+        provider: str,
+        created_at: datetime,
+        updated_at: datetime,
+        agent: str = DEFAULT_AGENT,
+        session_id: str | None = None,
+        state: State = "active",
+        cwd: str | None = None,
+        last_used_at: datetime | None = None,
+        turns: int = 0,
+        last_exit: int | None = None,
+        parent: Parent | None = None,
+        labels: ReadOnlyDict[str, str] | None = None,
+        host: str | None = None,
+        agent_home: str | None = None,
+        history: tuple[HistoryEntry, ...] = (),
+        generation: int = 0,
+    ) -> None:
+        _set(self, "key", key)
+        _set(self, "provider", provider)
+        _set(self, "created_at", created_at)
+        _set(self, "updated_at", updated_at)
+        _set(self, "agent", agent)
+        _set(self, "session_id", session_id)
+        _set(self, "state", state)
+        _set(self, "cwd", cwd)
+        _set(self, "last_used_at", last_used_at)
+        _set(self, "turns", turns)
+        _set(self, "last_exit", last_exit)
+        _set(self, "parent", parent)
+        _set(self, "labels", _frozen_labels(labels))
+        _set(self, "host", host)
+        _set(self, "agent_home", agent_home)
+        _set(self, "history", history)
+        _set(self, "generation", generation)
+        _set(self, "_validated", False)
+
+    def _values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in FIELDS)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        assert isinstance(other, Mapping)
+        return self._values() == other._values()
+
+    __hash__ = None  # type: ignore[assignment]  # labels are a dict: not hashable
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in FIELDS)
+        return f"{type(self).__name__}({fields})"
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}: a Mapping is frozen; use evolve()")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}: a Mapping is frozen")
 
     @property
     def last_seen(self) -> datetime:
@@ -240,7 +325,11 @@ class Mapping:
         return self.last_used_at or self.created_at
 
     def evolve(self, **changes: Any) -> Mapping:
-        return replace(self, **changes)
+        """A copy with ``changes`` applied, validated again when asked."""
+        unknown = changes.keys() - _FIELD_SET
+        if unknown:
+            raise TypeError(f"Mapping has no field(s) {', '.join(sorted(unknown))}")
+        return type(self)(**{name: changes.get(name, getattr(self, name)) for name in FIELDS})
 
     def retired(self, reason: HistoryReason, at: datetime, replacement: str | None = None) -> Mapping:
         """This mapping with its current session moved to ``history`` (newest first), as a
@@ -302,7 +391,7 @@ class Mapping:
             validate_key(self.parent.key)
             if self.parent.session_id is not None:
                 _stored_session_id(self.parent.session_id)
-        object.__setattr__(self, "_validated", True)
+        _set(self, "_validated", True)
         return self
 
     def to_dict(self) -> dict[str, Any]:

@@ -5,15 +5,23 @@ Loaded on first use, so a lookup in the SQLite store (which keeps mappings in co
 
 from __future__ import annotations
 
-from dataclasses import fields
 from datetime import datetime
 from typing import Any, cast
 
 from sessmap import model
 from sessmap.errors import InvalidInput
-from sessmap.model import DEFAULT_AGENT, HistoryEntry, Mapping, Parent, State, _string, parse_timestamp
+from sessmap.model import (
+    DEFAULT_AGENT,
+    FIELDS,
+    HistoryEntry,
+    Mapping,
+    Parent,
+    State,
+    _string,
+    parse_timestamp,
+)
 
-_FIELDS = frozenset(f.name for f in fields(Mapping) if f.init)
+_FIELDS = frozenset(FIELDS)
 
 
 def mapping_from_dict(cls: type[Mapping], data: Any) -> Mapping:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import signal
 import subprocess
@@ -299,7 +298,7 @@ FILTERS: list[tuple[str, Query, str]] = [
 
 @pytest.mark.parametrize(("query", "expected"), [pytest.param(q, e, id=n) for n, q, e in FILTERS])
 def test_query_filters(loaded: Store, dataset: dict[str, Mapping], query: Query, expected: str) -> None:
-    found = sorted(letters(loaded.query(dataclasses.replace(query, sort="key")), dataset))
+    found = sorted(letters(loaded.query(query._replace(sort="key")), dataset))
     assert "".join(found) == expected
     # The same as the reference semantics in Query.matches.
     assert "".join(sorted(n for n, m in dataset.items() if query.matches(m))) == expected

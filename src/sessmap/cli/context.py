@@ -7,7 +7,6 @@ context, so both resolve the store and the config one way."""
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,19 +18,26 @@ if TYPE_CHECKING:
     from sessmap.stores import Store
 
 
-@dataclass(frozen=True)
 class AppContext:
     """Built from ``--store``, ``--config``, ``-q``, ``-v`` and ``--no-color``.
 
-    Frozen: commands read it, never change it. ``config`` and ``store`` are cached on first
-    use (``cached_property`` writes the instance dict, which a frozen dataclass allows).
+    Commands read it, never change it. ``config`` and ``store`` are cached on first use. A
+    plain class, not a dataclass: see ``sessmap.model.Mapping`` for why.
     """
 
-    store_option: str | None  # --store or SESSMAP_STORE
-    config_option: Path | None  # --config or SESSMAP_CONFIG, ~ expanded
-    quiet: bool = False
-    verbose: bool = False
-    color: bool = True
+    def __init__(
+        self,
+        store_option: str | None,  # --store or SESSMAP_STORE
+        config_option: Path | None,  # --config or SESSMAP_CONFIG, ~ expanded
+        quiet: bool = False,
+        verbose: bool = False,
+        color: bool = True,
+    ) -> None:
+        self.store_option = store_option
+        self.config_option = config_option
+        self.quiet = quiet
+        self.verbose = verbose
+        self.color = color
 
     @cached_property
     def config_path(self) -> Path:

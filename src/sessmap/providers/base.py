@@ -8,8 +8,7 @@ sessmap must read (an id the CLI chose, or "no such session"), and reads it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Literal, NamedTuple, Protocol
 
 from sessmap.errors import InvalidInput
 
@@ -19,8 +18,7 @@ if TYPE_CHECKING:
 StepKind = Literal["new", "resume", "fork"]
 
 
-@dataclass(frozen=True, slots=True)
-class Step:
+class Step(NamedTuple):
     """What one run asks of the agent's sessions.
 
     ``new``: start a session, with ``session_id`` if sessmap chose it (None: the CLI picks one).
@@ -49,8 +47,7 @@ class Step:
         return self.kind != "resume"
 
 
-@dataclass(frozen=True, slots=True)
-class OutputWatch:
+class OutputWatch(NamedTuple):
     """Which of the agent's output streams sessmap must read, and how badly.
 
     ``required``: nothing but the output tells (no transcript file to look at), so the stream is
@@ -65,8 +62,7 @@ class OutputWatch:
 NO_WATCH = OutputWatch()
 
 
-@dataclass(frozen=True, slots=True)
-class AgentOutput:
+class AgentOutput(NamedTuple):
     """What sessmap read of one run's output (possibly only its head and tail)."""
 
     stdout: bytes = b""

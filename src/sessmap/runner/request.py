@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from collections.abc import Mapping as EnvMapping
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal, NamedTuple
 
@@ -18,8 +17,7 @@ Notify = Callable[[str], None]
 """Receives one-line messages for the user (a stale session dropped, an id not learned)."""
 
 
-@dataclass(frozen=True, slots=True)
-class ExecRequest:
+class ExecRequest(NamedTuple):
     """Everything one ``exec`` needs, as explicit values (the CLI builds it from its options).
 
     ``command``: the agent command line (``["claude", "-p", "hi"]``), without session flags.
@@ -63,8 +61,7 @@ class ExecPlan(NamedTuple):
     step: Step
 
 
-@dataclass(frozen=True, slots=True)
-class ExecResult:
+class ExecResult(NamedTuple):
     """How a run went. ``exit_code`` is the agent's (128+N if a signal N killed it)."""
 
     exit_code: int

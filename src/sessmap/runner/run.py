@@ -8,7 +8,6 @@ the CLI picked, read from its output or from the session file it holds open).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -43,28 +42,43 @@ def new_session_id() -> str:
     return str(uuid.uuid4())
 
 
-@dataclass
 class Run:
-    """One thread's run: the mapping as read, and what was resolved around it."""
+    """One thread's run: the mapping as read, and what was resolved around it.
 
-    request: ExecRequest
-    store: Store
-    config: Config
-    notify: Notify
-    mapping: Mapping | None
-    provider: Provider
-    command: list[str]
-    cwd: str
-    home: Path | None
-    sync: TranscriptSync | None
-    """Restores the store's copy when it has one (an imported map has them on any store)."""
-    keep_copies: bool
-    """Append what each run adds to the store's copy (``transcripts = "store"``)."""
-    host: str = field(default_factory=lambda: os.uname().nodename)  # as presence.this_host()
-    stale_id: str | None = None
-    attempts: list[Step] = field(default_factory=list)
-    generation: int = 0
-    """The mapping's run generation this run wrote at its start: its fencing token."""
+    A plain class: exec defines it on every start (see runner/process.py)."""
+
+    def __init__(
+        self,
+        request: ExecRequest,
+        store: Store,
+        config: Config,
+        notify: Notify,
+        mapping: Mapping | None,
+        provider: Provider,
+        command: list[str],
+        cwd: str,
+        home: Path | None,
+        sync: TranscriptSync | None,
+        keep_copies: bool,
+    ) -> None:
+        self.request = request
+        self.store = store
+        self.config = config
+        self.notify = notify
+        self.mapping = mapping
+        self.provider = provider
+        self.command = command
+        self.cwd = cwd
+        self.home = home
+        self.sync = sync
+        """Restores the store's copy when it has one (an imported map has them on any store)."""
+        self.keep_copies = keep_copies
+        """Append what each run adds to the store's copy (``transcripts = "store"``)."""
+        self.host = os.uname().nodename  # as presence.this_host()
+        self.stale_id: str | None = None
+        self.attempts: list[Step] = []
+        self.generation = 0
+        """The mapping's run generation this run wrote at its start: its fencing token."""
 
     @classmethod
     def open(cls, request: ExecRequest, store: Store, config: Config, notify: Notify) -> Run:

@@ -15,7 +15,6 @@ answers.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
 from sessmap.providers import Step
@@ -31,8 +30,7 @@ NewId = Callable[[], str]
 """Draws the id of a new session sessmap chooses (a uuid4, in ``Run``)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Stale:
+class Stale(NamedTuple):
     """The session to resume (or fork from) is gone: ``session_id`` (None: there was none) and
     ``why``, for the message. ``then``: the new step to take instead (``on_stale`` fresh), or
     None when the run must fail (``on_stale`` fail)."""

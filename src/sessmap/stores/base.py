@@ -9,7 +9,6 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal, NamedTuple, Protocol, Self
 
@@ -20,8 +19,7 @@ SortOrder = Literal["last-used", "created", "key"]
 OnConflict = Literal["skip", "replace", "fail"]
 
 
-@dataclass(frozen=True, slots=True)
-class Query:
+class Query(NamedTuple):
     """Filters, order and limit for ``list``, ``export`` and ``prune``. All filters are ANDed.
 
     Time filters compare ``last_seen`` (last use, else creation): ``seen_before`` keeps
@@ -81,7 +79,7 @@ def reparented(mapping: Mapping, agent: str, old_key: str, new_key: str) -> Mapp
     parent = mapping.parent
     if parent is None or (parent.agent, parent.key) != (agent, old_key):
         return mapping
-    return mapping.evolve(parent=replace(parent, key=new_key))
+    return mapping.evolve(parent=parent._replace(key=new_key))
 
 
 def renamed(mapping: Mapping, new_key: str, updated_at: datetime) -> Mapping:
@@ -116,12 +114,11 @@ class Closing:
         self.close()
 
 
-@dataclass(frozen=True, slots=True)
-class ImportResult:
+class ImportResult(NamedTuple):
     inserted: int = 0
     replaced: int = 0
     skipped: int = 0
-    conflicts: tuple[tuple[str, str], ...] = field(default=())  # (agent, key) with on_conflict=fail
+    conflicts: tuple[tuple[str, str], ...] = ()  # (agent, key) with on_conflict=fail
 
 
 # --- transcripts (SPEC §7): the Claude Agent SDK's SessionStore model ------------------------

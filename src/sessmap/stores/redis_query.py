@@ -4,7 +4,6 @@ LIMIT``; ``KEYS`` is never used), and deleting what a query matches."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import replace
 from datetime import datetime
 from functools import partial
 from itertools import groupby, islice
@@ -112,7 +111,7 @@ class RedisQueries(RedisDocuments):
             low = last
 
     def delete_matching(self, query: Query) -> list[Mapping]:
-        everything = replace(query, limit=None, sort="last-used", reverse=True)
+        everything = query._replace(limit=None, sort="last-used", reverse=True)
         members = [self._member(m.agent, m.key) for m in self.query(everything)]
         deleted: list[Mapping] = []
         for start in range(0, len(members), self._batch):

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sessmap.cli.commands.mappings import config_or_none, write_json
 
@@ -22,14 +21,12 @@ class Exit(Exception):
         self.code = code
 
 
-@dataclass(frozen=True)
-class DoctorArgs:
+class DoctorArgs(NamedTuple):
     fix: bool = False
     json_output: bool = False
 
 
-@dataclass(frozen=True)
-class SettingArgs:
+class SettingArgs(NamedTuple):
     """config show / get / set / unset."""
 
     name: str = ""

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from sessmap.cli.context import AppContext
     from sessmap.runner import ExecRequest
 
 
-@dataclass(frozen=True)
-class ExecArgs:
+class ExecArgs(NamedTuple):
     """exec's options as typed (cli/spec.py ``COMMANDS["exec"]``)."""
 
     key: str

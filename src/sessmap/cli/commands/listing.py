@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sessmap.cli.commands.mappings import config_or_none, parse_labels, write_json
 
@@ -51,12 +50,7 @@ def make_filters(
     )
 
 
-def _no_filters() -> Filters:
-    return make_filters()
-
-
-@dataclass(frozen=True)
-class Output:
+class Output(NamedTuple):
     """The shared output options; ``fmt`` is what they amount to, given the command's default."""
 
     output_format: str | None = None
@@ -67,23 +61,20 @@ class Output:
         return "json" if self.json_output else self.output_format or default
 
 
-@dataclass(frozen=True)
-class ListArgs:
-    filters: Filters = field(default_factory=_no_filters)
+class ListArgs(NamedTuple):
+    filters: Filters
     output: Output = Output()
     sort: Any = "last-used"
     reverse: bool = False
 
 
-@dataclass(frozen=True)
-class ExportArgs:
-    filters: Filters = field(default_factory=_no_filters)
+class ExportArgs(NamedTuple):
+    filters: Filters
     output: Output = Output()
     transcripts: bool = False
 
 
-@dataclass(frozen=True)
-class PruneArgs:
+class PruneArgs(NamedTuple):
     older_than: str | None = None
     missing: bool = False
     provider: str | None = None
@@ -92,8 +83,7 @@ class PruneArgs:
     output: Output = Output()
 
 
-@dataclass(frozen=True)
-class ImportArgs:
+class ImportArgs(NamedTuple):
     source: str
     on_conflict: Any = "fail"
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from sessmap.cli.context import AppContext
@@ -42,8 +41,7 @@ def parse_labels(values: Sequence[str] | None) -> list[tuple[str, str]]:
     return [parse_label(value) for value in values or ()]
 
 
-@dataclass(frozen=True)
-class KeyArgs:
+class KeyArgs(NamedTuple):
     """get and show."""
 
     key: str
@@ -51,8 +49,7 @@ class KeyArgs:
     json_output: bool = False
 
 
-@dataclass(frozen=True)
-class CreateArgs:
+class CreateArgs(NamedTuple):
     key: str
     agent: str = "default"
     provider: str | None = None
@@ -63,8 +60,7 @@ class CreateArgs:
     json_output: bool = False
 
 
-@dataclass(frozen=True)
-class SetArgs:
+class SetArgs(NamedTuple):
     key: str
     agent: str = "default"
     session_id: str | None = None
@@ -75,8 +71,7 @@ class SetArgs:
     json_output: bool = False
 
 
-@dataclass(frozen=True)
-class PairArgs:
+class PairArgs(NamedTuple):
     """rename OLD NEW and fork SRC DST."""
 
     source: str
@@ -86,8 +81,7 @@ class PairArgs:
     json_output: bool = False
 
 
-@dataclass(frozen=True)
-class RmArgs:
+class RmArgs(NamedTuple):
     keys: Sequence[str]
     agent: str = "default"
     missing_ok: bool = False
