@@ -281,7 +281,9 @@ class Bench:
         package = Path(sessmap_package_dir())
         run([sys.executable, "-m", "compileall", "-q", str(package)], env=self.env)
         self.template = folder / "empty.db"  # an empty store: the schema, for the sqlite3 tool
-        self.sessmap("--store", f"sqlite:{self.template}", "list")
+        nothing = folder / "nothing.jsonl"
+        nothing.touch()
+        self.sessmap("--store", f"sqlite:{self.template}", "import", str(nothing))  # creates it
 
     def sessmap(self, *args: str, **kwargs: object) -> Run:
         return run([SESSMAP, *args], env=self.env, **kwargs)  # type: ignore[arg-type]

@@ -144,6 +144,8 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=random.randrange(2**32))
     options = parser.parse_args()
 
+    # Create the store first: a reader (list, prune) on a store that does not exist fails.
+    subprocess.run([SESSMAP, "--store", options.store, "import", os.devnull], capture_output=True, check=True)
     results = Results()
     known: list[dict[str, str]] = [{} for _ in range(options.workers)]
     started = time.monotonic()

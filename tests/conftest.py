@@ -13,10 +13,13 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-from servers import unavailable
-from support import SESSMAP
+# Before the import, so the shared helpers' asserts explain themselves like the tests' own.
+pytest.register_assert_rewrite("tests.support")
 
-# Property tests size themselves with ``support.examples(n)``: n under ``ci``, a tenth under ``dev``.
+from tests.support.cli import SESSMAP  # noqa: E402
+from tests.support.skips import unavailable  # noqa: E402
+
+# Property tests size themselves with ``tests.support.examples(n)``: n under ``ci``, a tenth under ``dev``.
 settings.register_profile("ci", max_examples=100, print_blob=True)
 settings.register_profile("dev", max_examples=10)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))

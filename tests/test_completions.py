@@ -4,11 +4,10 @@ completion offers keys from the store."""
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
-from tests.cli.conftest import Sessmap, installed_sessmap
+from tests.support.cli import Sessmap, run_sessmap
 
 COMPLETIONS = Path(__file__).resolve().parent.parent / "completions"
 SCRIPTS = {"bash": "sessmap.bash", "zsh": "_sessmap", "fish": "sessmap.fish"}
@@ -17,9 +16,7 @@ SCRIPTS = {"bash": "sessmap.bash", "zsh": "_sessmap", "fish": "sessmap.fish"}
 def _generate(shell: str) -> str:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SESSMAP_")}
     env["_SESSMAP_COMPLETE"] = f"source_{shell}"
-    result = subprocess.run([installed_sessmap()], env=env, capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    return result.stdout
+    return run_sessmap(base_env=env, check=True).stdout
 
 
 @pytest.mark.parametrize("shell", sorted(SCRIPTS))
@@ -38,9 +35,7 @@ def _complete(words: str, store_url: str | None = None) -> list[str]:
     env["COMP_CWORD"] = str(len(words.split()) - 1)
     if store_url:
         env["SESSMAP_STORE"] = store_url
-    result = subprocess.run([installed_sessmap()], env=env, capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    return result.stdout.split()
+    return run_sessmap(base_env=env, check=True).stdout.split()
 
 
 def test_keys_complete_from_the_store(tmp_path: Path) -> None:
@@ -68,5 +63,4 @@ def test_keys_complete_from_the_store_a_tilde_config_names(tmp_path: Path) -> No
     (home / "sessmap.toml").write_text(f'store = "{store.store_url}"\n')
     env = dict(os.environ, HOME=str(home), _SESSMAP_COMPLETE="complete_bash")
     env.update(COMP_WORDS="sessmap --config ~/sessmap.toml get g", COMP_CWORD="4")
-    result = subprocess.run([installed_sessmap()], env=env, capture_output=True, text=True, timeout=60)
-    assert result.stdout.split() == ["gamma"]
+    assert run_sessmap(base_env=env).stdout.split() == ["gamma"]

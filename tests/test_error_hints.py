@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.support import SESSMAP
+from tests.support.cli import one_error_line, run_sessmap
 
 from sessmap import service
 from sessmap.cli.errors import HINT_FREE, HINTS, describe, exec_describe
@@ -275,23 +274,6 @@ def test_stdin_too_long(tmp_path: Path) -> None:
 # --- (c) the installed CLI prints what it printed before ---------------------------------------
 
 
-def sessmap(store_url: str, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(SESSMAP), "--store", store_url, *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-        cwd=cwd,
-    )
-
-
-def error_line(done: subprocess.CompletedProcess[str]) -> str:
-    lines = done.stderr.splitlines()
-    assert len(lines) == 1, done.stderr
-    return lines[0]
-
-
 @pytest.fixture
 def store_url(tmp_path: Path) -> str:
     return f"sqlite:{tmp_path / 'cli.db'}"
@@ -304,42 +286,42 @@ def test_the_fast_path_prints_the_same_lines(store_url: str, tmp_path: Path) -> 
     with open_store(store_url) as opened:
         insert(opened, "t", session_id="s1", cwd=str(work.resolve()))
 
-    done = sessmap(store_url, "get", "nope")
+    done = run_sessmap("get", "nope", store=store_url)
     assert done.returncode == 3
-    assert error_line(done) == "sessmap: error: no mapping for 'nope' (agent default); try: sessmap list"
+    assert one_error_line(done) == "sessmap: error: no mapping for 'nope' (agent default); try: sessmap list"
 
-    done = sessmap(store_url, "exec", "--cwd", str(elsewhere), "t", "--", "claude", "-p", "hi")
+    done = run_sessmap("exec", "--cwd", str(elsewhere), "t", "--", "claude", "-p", "hi", store=store_url)
     assert done.returncode == 125
-    assert error_line(done) == (
+    assert one_error_line(done) == (
         f"sessmap: error: thread 't' runs in {work.resolve()}, not {elsewhere.resolve()}; "
         "leave out --cwd, or use --new to start the thread over in the other directory"
     )
 
-    done = sessmap(store_url, "exec", "t", "--", "codex", "exec", "hi")
+    done = run_sessmap("exec", "t", "--", "codex", "exec", "hi", store=store_url)
     assert done.returncode == 125
-    assert error_line(done) == (
+    assert one_error_line(done) == (
         "sessmap: error: thread 't' has a claude session, not codex; "
         "use --new to start the thread over with the other provider, or another -a/--agent"
     )
 
-    done = sessmap(store_url, "exec", "n", "--", "/bin/true", cwd=work)
+    done = run_sessmap("exec", "n", "--", "/bin/true", cwd=work, store=store_url)
     assert done.returncode == 125
-    assert error_line(done) == (
+    assert one_error_line(done) == (
         "sessmap: error: cannot tell which provider '/bin/true' is; "
         "pass --provider, or set provider in the agent's [agents.NAME] profile"
     )
 
 
 def test_the_full_app_prints_the_same_lines(store_url: str) -> None:
-    assert sessmap(store_url, "create", "k").returncode == 0
-    done = sessmap(store_url, "create", "k")
+    assert run_sessmap("create", "k", store=store_url).returncode == 0
+    done = run_sessmap("create", "k", store=store_url)
     assert done.returncode == 4
-    assert error_line(done) == (
+    assert one_error_line(done) == (
         "sessmap: error: a mapping for 'k' (agent default) exists already; "
         "try: sessmap create --force k, or sessmap show k"
     )
-    done = sessmap(store_url, "set", "k")
+    done = run_sessmap("set", "k", store=store_url)
     assert done.returncode == 2
-    assert error_line(done) == (
+    assert one_error_line(done) == (
         "sessmap: error: nothing to change; give --session-id, --provider, --cwd, --label or --unlabel"
     )

@@ -25,6 +25,8 @@ SUBSET = [
     "tests/runner/test_evidence.py",
     "tests/cli/test_long_ids.py",
     "tests/test_service.py",
+    "tests/test_config.py",
+    "tests/test_config_file.py",
     "tests/test_runner.py",
 ]
 

@@ -1,4 +1,5 @@
-"""Validation of what users type into a mapping (SPEC §1), and the mapping's JSON form."""
+"""Validation of what users type into a mapping (SPEC §1), and the mapping's JSON form
+(reading it back is sessmap/model_json.py: tests/test_model_json.py)."""
 
 from __future__ import annotations
 
@@ -259,51 +260,6 @@ def test_retired_moves_the_session_to_history_newest_first_and_bounded() -> None
     assert len(m.history) == MAX_HISTORY
     assert m.history[0].session_id == f"s{MAX_HISTORY + 3}" and m.history[-1].session_id == "s4"
     assert m.session_ids() == {m.session_id, *(e.session_id for e in m.history)}
-
-
-@pytest.mark.parametrize(
-    ("data", "message"),
-    [
-        ({"history": {}}, "history must be a list"),
-        ({"history": [{"session_id": "s"}]}, "history entry must be an object"),
-        ({"history": [{"session_id": "s", "ended_at": "2026-11-21T10:00:00Z", "reason": "x"}]}, "reason"),
-        (
-            {"history": [{"session_id": "-x", "ended_at": "2026-11-21T10:00:00Z", "reason": "new"}]},
-            "session id",
-        ),
-        ({"host": "two words"}, "invalid host name"),
-        ({"agent_home": "relative/home"}, "must be an absolute path"),
-    ],
-)
-def test_new_fields_are_validated(data: dict[str, object], message: str) -> None:
-    with pytest.raises(InvalidInput, match=message):
-        Mapping.from_dict({"key": "k", "provider": "claude", "session_id": "s", **data})
-
-
-def test_from_dict_defaults() -> None:
-    m = Mapping.from_dict({"key": "k", "provider": "codex", "created_at": "2026-11-21T10:00:00Z"})
-    assert (m.agent, m.state, m.session_id, m.turns, m.updated_at) == ("default", "pending", None, 0, T0)
-    assert Mapping.from_dict({"key": "k", "provider": "claude", "session_id": "s"}).state == "active"
-
-
-@pytest.mark.parametrize(
-    ("data", "message"),
-    [
-        ([], "must be a JSON object"),
-        ({"key": "k"}, "missing 'provider'"),
-        ({"provider": "claude"}, "missing 'key'"),
-        ({"key": "k", "provider": "claude", "sesion_id": "s"}, "unknown mapping field"),
-        ({"key": 1, "provider": "claude"}, "key must be a string"),
-        ({"key": "k", "provider": "claude", "labels": {"a": 1}}, "labels must be an object of strings"),
-        ({"key": "k", "provider": "claude", "parent": "src"}, "parent must be an object"),
-        ({"key": "k", "provider": "claude", "created_at": "yesterday"}, "invalid timestamp"),
-        ({"key": "k", "provider": "claude", "created_at": "2026-11-21T10:00:00"}, "give a time zone"),
-        ({"key": "k\n", "provider": "claude"}, "control character"),
-    ],
-)
-def test_from_dict_rejects(data: Any, message: str) -> None:
-    with pytest.raises(InvalidInput, match=message):
-        Mapping.from_dict(data)
 
 
 # --- timestamps -------------------------------------------------------------------------------

@@ -17,8 +17,9 @@ import time
 from pathlib import Path
 
 import pytest
+from tests.fakeagent.harness import FakeAgents, install_fake_agent, wait_for
+from tests.support.cli import SESSMAP, sessmap_argv
 
-from fakeagent.harness import SESSMAP, FakeAgents, install_fake_agent, wait_for
 from sessmap.config import parse_config
 from sessmap.errors import Busy, Conflict, InvalidInput, StaleSession
 from sessmap.model import Mapping, Parent, now
@@ -479,7 +480,7 @@ class PtyResult:
 def run_in_pty(agents: FakeAgents, args: list[str]) -> PtyResult:
     controller, terminal = os.openpty()
     process = subprocess.Popen(
-        [str(SESSMAP), *args],
+        sessmap_argv(*args),
         cwd=agents.work,
         stdin=terminal,
         stdout=terminal,

@@ -26,6 +26,8 @@ SESSION_ID = "0199a2b1-7c3e-7d10-9f00-5a3b2c1d0e4f"
 
 # Never on the fast path, whatever the command.
 HEAVY = ("typer", "click", "pydantic", "rich", "psycopg", "redis", "sessmap.cli.app", "sessmap.cli.render")
+# Each costs a cold start more than its lookup: dataclasses imports inspect, hashlib OpenSSL.
+SLOW_TO_LOAD = ("dataclasses", "inspect", "_hashlib")
 OTHER_STORES = ("sessmap.stores.jsonfile", "sessmap.stores.postgres", "sessmap.stores.redis")
 
 
@@ -80,6 +82,7 @@ def test_get_loads_no_typer_rich_driver_provider_or_lock(env: dict[str, str], st
     assert loaded(names, *OTHER_STORES) == []
     assert loaded(names, "sessmap.providers") == []
     assert loaded(names, "filelock", "platformdirs", "tomllib", "uuid", "tempfile") == []
+    assert loaded(names, *SLOW_TO_LOAD, "sessmap.stores.file_queue", "threading") == []
     assert "sessmap.stores.sqlite" in names
 
 
@@ -123,3 +126,4 @@ def test_exec_loads_only_its_own_provider(
     assert loaded(names, *HEAVY) == []
     assert loaded(names, *OTHER_STORES) == []
     assert loaded(names, "filelock", "platformdirs") == []
+    assert loaded(names, *SLOW_TO_LOAD) == []

@@ -47,8 +47,8 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
-from tests.stores.conftest import backend_params, store_url
 from tests.support import examples
+from tests.support.backends import BACKENDS, backend_params, store_url
 
 from sessmap import model as sessmap_model
 from sessmap import service
@@ -794,7 +794,7 @@ SERVER_SETTINGS = settings(FILE_SETTINGS, max_examples=examples(50))
 
 @pytest.mark.parametrize("backend", backend_params())
 def test_store_follows_the_model(backend: str, tmp_path: Path) -> None:
-    if backend not in ("postgres", "redis"):
+    if not BACKENDS[backend].server:
         # A new file per example costs a millisecond or two.
         machine = _machine_for(lambda: _fresh_store(backend, tmp_path))
         run_state_machine_as_test(machine, settings=FILE_SETTINGS)

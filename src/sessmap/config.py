@@ -13,7 +13,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal, NamedTuple
 
-from sessmap.errors import InvalidInput
+from sessmap.errors import InvalidInput, SessmapError
 from sessmap.model import validate_agent, validate_provider
 
 APP_NAME = "sessmap"
@@ -91,6 +91,9 @@ class Config(NamedTuple):
     transcripts: TranscriptsMode | None = None  # None: "store" for the server stores, else "local"
     agents: ReadOnlyDict[str, AgentProfile] = MappingProxyType({})
     providers: ReadOnlyDict[str, ProviderTemplate] = MappingProxyType({})
+    unknown: tuple[str, ...] = ()
+    """Settings the file holds that sessmap does not know (``colour``, ``agents.r.model``):
+    ignored, so one typo does not stop every command; the CLI warns about them."""
 
     def keeps_transcripts(self, shared: bool) -> bool:
         """``transcripts = "store"``, or by default on a store several hosts share (``shared``)."""
@@ -104,17 +107,27 @@ PROVIDER_SETTINGS: dict[str, type] = {"new": list, "resume": list, "fork": list,
 
 
 def read_toml(path: Path) -> dict[str, Any]:
-    """The file's table; {} if it does not exist. Unreadable or invalid TOML: InvalidInput."""
+    """The file's table; {} if it does not exist. Unreadable or invalid TOML: InvalidInput.
+    Not a regular file (a FIFO would block for ever, /dev/zero exhaust memory): SessmapError,
+    an operational error, and the file is left unopened."""
+    from sessmap.files import NotRegularFile, open_regular
+
     try:
-        handle = path.open("rb")
+        fd = open_regular(path)
     except FileNotFoundError:
         return {}
+    except NotRegularFile as err:
+        raise SessmapError(
+            f"config file {path} is {err.kind}, not a regular file",
+            path=str(path),
+            found=err.kind,
+        ) from None
     except OSError as err:
         raise InvalidInput(f"cannot read config file {path}: {err.strerror}") from None
     # Loaded only when there is a file to parse: most `sessmap get`/`exec` runs have none.
     import tomllib
 
-    with handle:
+    with os.fdopen(fd, "rb") as handle:
         try:
             return tomllib.load(handle)
         except tomllib.TOMLDecodeError as err:
@@ -129,14 +142,16 @@ def load_config(path: Path | None = None) -> Config:
 
 
 def parse_config(raw: dict[str, Any], path: Path) -> Config:
-    """Validate the whole table; the first problem is an InvalidInput naming the file and key."""
+    """Validate the whole table; the first problem is an InvalidInput naming the file and key.
+    Unknown settings are not a problem: they are listed in ``Config.unknown``."""
     try:
-        unknown = set(raw) - {*SCALAR_SETTINGS, "agents", "providers"}
-        if unknown:
-            raise InvalidInput(f"unknown setting(s) {', '.join(sorted(unknown))}")
+        unknown = sorted(set(raw) - {*SCALAR_SETTINGS, "agents", "providers"})
+        for kind, known in (("agents", AGENT_SETTINGS), ("providers", PROVIDER_SETTINGS)):
+            for name, table in _tables(raw, kind).items():
+                unknown += (f"{kind}.{name}.{setting}" for setting in sorted(set(table) - known.keys()))
         return Config(
             path=path,
-            store=_str(raw, "store") if "store" in raw else None,
+            store=_store(raw) if "store" in raw else None,
             ttl=_duration(raw, "ttl") if "ttl" in raw else DEFAULT_TTL,
             wait_timeout=_duration(raw, "wait_timeout") if "wait_timeout" in raw else None,
             on_stale=_on_stale(raw),
@@ -148,9 +163,11 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
                 validate_provider(name): _provider(name, table)
                 for name, table in _tables(raw, "providers").items()
             },
+            unknown=tuple(unknown),
         )
     except InvalidInput as err:
-        message = f"config file {path}: {err}"
+        setting = err.data.get("setting")
+        message = f"config file {path}{f', key {setting}' if setting else ''}: {err}"
         raise InvalidInput(message, reason=err.reason, hint=err.hint, **err.data) from None
 
 
@@ -195,10 +212,19 @@ def _tables(raw: dict[str, Any], name: str) -> dict[str, dict[str, Any]]:
     return value
 
 
+def _store(raw: dict[str, Any]) -> str:
+    """The store URL, checked now: a bad one is the config file's fault, and says so."""
+    from sessmap.stores import store_kind
+
+    url = _str(raw, "store")
+    try:
+        store_kind(url)
+    except InvalidInput as err:
+        raise InvalidInput(str(err), hint=err.hint, setting="store") from None
+    return url
+
+
 def _agent(name: str, table: dict[str, Any]) -> AgentProfile:
-    unknown = set(table) - AGENT_SETTINGS.keys()
-    if unknown:
-        raise InvalidInput(f"agents.{name}: unknown setting(s) {', '.join(sorted(unknown))}")
     return AgentProfile(
         provider=validate_provider(_str(table, "provider")) if "provider" in table else None,
         cwd=_str(table, "cwd") if "cwd" in table else None,
@@ -207,9 +233,6 @@ def _agent(name: str, table: dict[str, Any]) -> AgentProfile:
 
 
 def _provider(name: str, table: dict[str, Any]) -> ProviderTemplate:
-    unknown = set(table) - PROVIDER_SETTINGS.keys()
-    if unknown:
-        raise InvalidInput(f"providers.{name}: unknown setting(s) {', '.join(sorted(unknown))}")
     if "resume" not in table:
         raise InvalidInput(f"providers.{name}: 'resume' is required")
     for pattern in ("capture", "stale"):

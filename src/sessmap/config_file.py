@@ -98,8 +98,16 @@ def with_setting(raw: dict[str, Any], name: str, value: Any) -> dict[str, Any]:
 
 
 def without_setting(raw: dict[str, Any], name: str) -> dict[str, Any] | None:
-    """A copy without ``name`` (and tables it leaves empty), or None if it was not set."""
-    parts = setting_path(name, leaf=False)
+    """A copy without ``name`` (and tables it leaves empty), or None if it was not set.
+
+    A name sessmap does not know can still be removed when the file holds it: that is how a
+    misspelt setting is cleaned up."""
+    try:
+        parts = setting_path(name, leaf=False)
+    except InvalidInput:
+        if not _holds(raw, name.split(".")):
+            raise
+        parts = name.split(".")
     updated = _deep_copy(raw)
     trail: list[dict[str, Any]] = []
     node: Any = updated
@@ -116,6 +124,15 @@ def without_setting(raw: dict[str, Any], name: str) -> dict[str, Any] | None:
         if parent[part] == {}:
             del parent[part]
     return updated
+
+
+def _holds(raw: dict[str, Any], parts: list[str]) -> bool:
+    node: Any = raw
+    for part in parts:
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return True
 
 
 def _deep_copy(table: dict[str, Any]) -> dict[str, Any]:

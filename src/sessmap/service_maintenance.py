@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sessmap import service
-from sessmap.errors import InvalidInput, StoreError
-from sessmap.model import Mapping, validate_agent, validate_provider
+from sessmap.errors import SessmapError, StoreError
+from sessmap.model import Mapping, State, validate_agent, validate_provider
 from sessmap.service_details import Transcript, locator_of, transcript_of
 from sessmap.stores.base import Query, Store
 
@@ -30,10 +30,30 @@ class Unverified(NamedTuple):
         return {"agent": self.mapping.agent, "key": self.mapping.key, "reason": self.reason}
 
 
+PIN = ("pin", "true")
+"""The label that keeps a mapping from ``prune`` and ``doctor``'s fix, unless a prune names it
+(filters on this very label): a thread someone wants kept whatever its age."""
+
+Progress = Callable[[int], None]
+"""Told how many more mappings were looked at; the CLI draws a bar from it, a library ignores it."""
+
+
+def is_pinned(mapping: Mapping) -> bool:
+    return mapping.labels.get(PIN[0]) == PIN[1]
+
+
 class Pruned(NamedTuple):
     removed: list[Mapping]
     kept: list[Unverified]
     """With ``missing``: mappings whose transcript sessmap could not check, so not removed."""
+    scanned: int | None = None
+    """Mappings the filters (all but the age) selected: what the age and ``missing`` judged.
+    None when not counted (``count=False``)."""
+    cutoff: datetime | None = None
+    """Mappings last seen before this moment were old enough."""
+    older_than: timedelta | None = None
+    pinned: int = 0
+    """Mappings old (or gone) enough that were kept for their ``pin=true`` label."""
 
 
 def prune(
@@ -44,11 +64,21 @@ def prune(
     missing: bool = False,
     agent: str | None = None,
     provider: str | None = None,
+    prefix: str | None = None,
+    match: str | None = None,
+    labels: Iterable[tuple[str, str]] = (),
+    state: State | None = None,
     dry_run: bool = False,
+    at: datetime | None = None,
+    progress: Progress | None = None,
+    count: bool = True,
 ) -> Pruned:
-    """Delete mappings last seen more than ``older_than`` ago (default: config ttl), and with
-    ``missing`` those whose transcript is proven gone. Returns what went (or would go), and
-    what ``missing`` kept because it could not tell."""
+    """Delete the mappings the filters select that were last seen more than ``older_than`` ago
+    (default: config ttl), and with ``missing`` those whose transcript is proven gone. A mapping
+    labelled ``pin=true`` stays unless ``labels`` holds that label. Returns what went (or would
+    go), and what ``missing`` kept because it could not tell. ``at``: the moment the age is
+    measured from (default: now), so a dry run and the run it announced agree. ``count``:
+    count the mappings in scope (``scanned``, for the summary)."""
     if agent is not None:
         validate_agent(agent)
     if provider is not None:
@@ -57,22 +87,46 @@ def prune(
         from sessmap.config import DEFAULT_TTL
 
         older_than = config.ttl if config else DEFAULT_TTL
-    moment = service.now()
-    old = Query(agent=agent, provider=provider, seen_before=moment - older_than, sort="key")
+    moment = at or service.now()
+    cutoff = moment - older_than
+    scope = Query(
+        agent=agent,
+        provider=provider,
+        prefix=prefix,
+        match=match,
+        labels=tuple(labels),
+        state=state,
+        sort="key",
+    )
+    keep_pinned = PIN not in scope.labels
+    old = scope._replace(seen_before=cutoff)
+    # Counted by the store (one COUNT on SQL): the scope for the summary, and the pinned among
+    # the old ones (then the old go one by one; otherwise in one atomic delete).
+    scanned = store.count(scope) if count else None
+    pinned = store.count(old._replace(labels=(*old.labels, PIN))) if keep_pinned else 0
     if dry_run:
-        chosen = list(store.query(old))
+        chosen: list[Mapping] = []
+        for mapping in store.query(old):
+            if progress is not None:
+                progress(1)
+            if not (keep_pinned and is_pinned(mapping)):
+                chosen.append(mapping)
+    elif pinned:
+        chosen = _delete_each(store, [m for m in store.query(old) if not is_pinned(m)])
     else:
         chosen = sorted(store.delete_matching(old), key=lambda m: (m.key, m.agent))
-    result = Pruned(chosen, [])
+    result = Pruned(chosen, [], scanned, cutoff, older_than, pinned)
     if missing:
         taken = {(m.agent, m.key) for m in chosen}
-        everything = Query(agent=agent, provider=provider, sort="key")
         gone: list[Mapping] = []
-        for mapping, transcript in _unresumable(store, config, everything):
+        for mapping, transcript in _unresumable(store, config, scope):
             if (mapping.agent, mapping.key) in taken:
                 continue
             if transcript.state == "gone":
-                gone.append(mapping)
+                if keep_pinned and is_pinned(mapping):
+                    result = result._replace(pinned=result.pinned + 1)
+                else:
+                    gone.append(mapping)
             else:
                 result.kept.append(Unverified(mapping, transcript.reason or "it could not be checked"))
         chosen.extend(gone if dry_run else _delete_each(store, gone))
@@ -81,9 +135,13 @@ def prune(
     return result
 
 
-def _unresumable(store: Store, config: Config | None, query: Query) -> Iterator[tuple[Mapping, Transcript]]:
+def _unresumable(
+    store: Store, config: Config | None, query: Query, progress: Progress | None = None
+) -> Iterator[tuple[Mapping, Transcript]]:
     """Mappings whose transcript is not here: proven gone, or unknown (with the reason)."""
     for mapping in store.query(query):
+        if progress is not None:
+            progress(1)
         if mapping.session_id is None or locator_of(mapping, config) is None:
             continue  # pending, or a config template's: there is no transcript to judge
         transcript = transcript_of(mapping, config, store, full=False)
@@ -110,6 +168,10 @@ class Health:
     fixed: list[Unverified]
     unverified: list[Unverified] = field(default_factory=list)
     """Mappings whose transcript could not be checked from here: never removed."""
+    pinned: list[Unverified] = field(default_factory=list)
+    """Mappings whose transcript is gone but that are labelled ``pin=true``: kept, by request."""
+    dry_run: bool = False
+    """``fixed`` lists what a fix would remove; nothing was."""
 
     @property
     def healthy(self) -> bool:
@@ -127,6 +189,8 @@ class Health:
             "missing_transcripts": [m.to_dict() for m in self.missing_transcripts],
             "fixed": [m.to_dict() for m in self.fixed],
             "unverified_transcripts": [m.to_dict() for m in self.unverified],
+            "pinned": [m.to_dict() for m in self.pinned],
+            "dry_run": self.dry_run,
         }
 
 
@@ -136,13 +200,22 @@ def check_config(path: Path) -> tuple[Config | None, str | None]:
 
     try:
         return parse_config(read_toml(path), path), None
-    except InvalidInput as err:
+    except SessmapError as err:  # invalid, or not a file to read at all (a FIFO)
         return None, err.line
 
 
-def doctor(open_store: Callable[[], Store], config_path: Path, *, fix: bool) -> Health:
+def doctor(
+    open_store: Callable[[], Store],
+    config_path: Path,
+    *,
+    fix: bool,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+) -> Health:
     """Check the config, the store and the transcripts; ``fix`` removes mappings whose
-    transcript is gone. A store that cannot be opened is a finding, not a crash."""
+    transcript is gone (``dry_run``: lists them in ``fixed``, removes nothing). Mappings
+    labelled ``pin=true`` are never removed: they are reported in ``pinned``. A store that
+    cannot be opened is a finding, not a crash."""
     config, config_problem = check_config(config_path)
     try:
         store = open_store()
@@ -152,15 +225,32 @@ def doctor(open_store: Callable[[], Store], config_path: Path, *, fix: bool) -> 
     problems = list(store.check())
     missing: list[Unverified] = []
     unverified: list[Unverified] = []
-    for mapping, transcript in _unresumable(store, config, Query(sort="key")):
+    pinned: list[Unverified] = []
+    for mapping, transcript in _unresumable(store, config, Query(sort="key"), progress):
         found = Unverified(mapping, transcript.reason or "it could not be checked")
-        (missing if transcript.state == "gone" else unverified).append(found)
+        if transcript.state != "gone":
+            unverified.append(found)
+        else:
+            (pinned if is_pinned(mapping) else missing).append(found)
     fixed: list[Unverified] = []
-    if fix:
+    if fix and dry_run:
+        fixed, missing = missing, []
+    elif fix:
         fixed = [m for m in missing if store.delete(m.mapping.agent, m.mapping.key) is not None]
         _release(store, (m.mapping for m in fixed))
         missing = []
-    return Health(store_url, schema, problems, config_path, config_problem, missing, fixed, unverified)
+    return Health(
+        store_url,
+        schema,
+        problems,
+        config_path,
+        config_problem,
+        missing,
+        fixed,
+        unverified,
+        pinned,
+        dry_run and fix,
+    )
 
 
 def _release(store: Store, removed: Iterable[Mapping]) -> None:

@@ -38,11 +38,14 @@ def create(
     cwd: str | None = None,
     labels: Iterable[tuple[str, str]] = (),
     force: bool = False,
+    dry_run: bool = False,
 ) -> Mapping:
     """A new mapping. Provider: given, else the agent's profile, else claude.
 
     Without ``session_id`` a provider that lets sessmap choose ids gets a fresh UUID (active);
     any other starts ``pending``. Conflict if it exists, unless ``force`` replaces it.
+    ``dry_run``: every check, then the mapping it would write, unwritten (``would_replace``
+    tells whether one exists).
     """
     from sessmap.providers import get_provider
 
@@ -69,11 +72,20 @@ def create(
         updated_at=stamp,
         labels=dict(labels),
     ).validate()
+    if dry_run:
+        if store.get(agent, key) is not None and not force:
+            raise _exists_already(agent, key, reason="mapping-exists")
+        return mapping
     try:
         store.insert(mapping, replace=force)
     except Conflict:
         raise _exists_already(agent, key, reason="mapping-exists") from None
     return mapping
+
+
+def would_replace(store: Store, agent: str, key: str) -> bool:
+    """Whether (agent, key) exists, so that a forced create would replace it."""
+    return store.get(validate_agent(agent), validate_key(key)) is not None
 
 
 def update(
@@ -129,10 +141,18 @@ def _update_or_not_found(store: Store, agent: str, key: str, change: Callable[[M
         raise _no_mapping(agent, key) from None
 
 
-def rename(store: Store, *, agent: str, old_key: str, new_key: str) -> Mapping:
+def rename(store: Store, *, agent: str, old_key: str, new_key: str, dry_run: bool = False) -> Mapping:
+    """Re-key a mapping; ``dry_run``: the same checks, and the mapping as it would be stored."""
     validate_agent(agent)
     validate_key(old_key)
     validate_key(new_key)
+    if dry_run:
+        from sessmap.stores.base import renamed
+
+        current = require(store, agent, old_key)
+        if old_key != new_key and store.get(agent, new_key) is not None:
+            raise _exists_already(agent, new_key, reason="target-exists")
+        return renamed(current, new_key, service.now())
     try:
         return store.rename(agent, old_key, new_key, service.now())
     except NotFound:
@@ -145,23 +165,46 @@ def rename(store: Store, *, agent: str, old_key: str, new_key: str) -> Mapping:
 class Removal:
     removed: list[Mapping] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
+    """The keys with no mapping (of any agent named); ``missing_targets`` says whose."""
+    missing_targets: list[tuple[str, str]] = field(default_factory=list)
+    """(agent, key) of each missing key, in order."""
 
 
-def remove(store: Store, *, agent: str, keys: Iterable[str]) -> Removal:
-    """Delete every key that exists; report the missing ones (the caller decides if that fails).
+def remove(
+    store: Store,
+    *,
+    agent: str = "default",
+    keys: Iterable[str] = (),
+    targets: Iterable[tuple[str, str]] = (),
+    dry_run: bool = False,
+) -> Removal:
+    """Delete every ``keys`` of ``agent`` and every (agent, key) of ``targets`` that exists;
+    report the missing ones (the caller decides if that fails). ``dry_run``: report what
+    would go, delete nothing.
 
-    All keys are validated before anything is deleted, so one bad key changes nothing.
+    All of them are validated before anything is deleted, so one bad key changes nothing.
     """
     validate_agent(agent)
-    wanted = [validate_key(key) for key in keys]
+    wanted = [(agent, validate_key(key)) for key in keys]
+    wanted += [(validate_agent(a), validate_key(k)) for a, k in targets]
     result = Removal()
-    for key in wanted:
-        deleted = store.delete(agent, key)
-        if deleted is None:
-            result.missing.append(key)
+    gone: set[tuple[str, str]] = set()
+    for target in wanted:
+        # A dry run reads: one named twice is missing the second time, as when deleting.
+        if target in gone:
+            found = None
+        elif dry_run:
+            found = store.get(*target)
         else:
-            result.removed.append(deleted)
-    release_transcripts(store, result.removed)
+            found = store.delete(*target)
+        gone.add(target)
+        if found is None:
+            result.missing.append(target[1])
+            result.missing_targets.append(target)
+        else:
+            result.removed.append(found)
+    if not dry_run:
+        release_transcripts(store, result.removed)
     return result
 
 

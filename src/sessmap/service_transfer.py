@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from typing import IO, TYPE_CHECKING, NamedTuple
+from collections.abc import Callable, Iterable, Iterator
+from typing import IO, Any, NamedTuple, Protocol
 
 from sessmap import service
 from sessmap.errors import Conflict, InvalidInput
 from sessmap.model import MAX_HISTORY, Mapping, validate_session_id
 from sessmap.stores.base import ImportResult, OnConflict, Query, Store
 
-if TYPE_CHECKING:
-    from sessmap.transcripts.archive import Spool
-
 # json, tempfile and the transcript archive load inside the functions that use them.
 
 
-def parse_jsonl(lines: Iterable[bytes | str], transcripts: Spool | None = None) -> Iterator[Mapping]:
+class _Records(Protocol):
+    def add(self, data: dict[str, Any]) -> None: ...
+
+
+def parse_jsonl(lines: Iterable[bytes | str], transcripts: _Records | None = None) -> Iterator[Mapping]:
     """Mappings from JSONL, lazily; blank lines skipped. A bad line raises InvalidInput naming
     its line number, which makes ``insert_many`` write nothing. Transcript records (from
     ``export --transcripts``) go to ``transcripts``; without one they are an error."""
@@ -50,16 +51,40 @@ def parse_jsonl(lines: Iterable[bytes | str], transcripts: Spool | None = None) 
 class Imported(NamedTuple):
     mappings: ImportResult
     transcript_lines: int = 0
+    replacing: tuple[tuple[str, str], ...] = ()
+    """A dry run's: the (agent, key) of the existing mappings it would replace, in file order."""
 
 
-def import_mappings(store: Store, lines: Iterable[bytes | str], on_conflict: OnConflict) -> Imported:
+Progress = Callable[[int], None]
+"""Told how many more mappings were read; the CLI draws a bar from it."""
+
+
+def _counted(mappings: Iterable[Mapping], progress: Progress | None) -> Iterator[Mapping]:
+    for mapping in mappings:
+        if progress is not None:
+            progress(1)
+        yield mapping
+
+
+def import_mappings(
+    store: Store,
+    lines: Iterable[bytes | str],
+    on_conflict: OnConflict,
+    *,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+) -> Imported:
     """All or nothing. With ``fail``, existing mappings are a Conflict and nothing is written.
-    Replaced mappings keep their earlier session in ``history``; transcripts come in last."""
+    Replaced mappings keep their earlier session in ``history``; transcripts come in last.
+    ``dry_run``: every line checked, nothing written; the counts say what the import would do
+    (with ``fail`` its conflicts are listed, not raised)."""
+    if dry_run:
+        return _plan(store, lines, on_conflict, progress)
     from sessmap.transcripts.archive import Spool
 
     spool = Spool()
     try:
-        mappings = parse_jsonl(lines, spool)
+        mappings = _counted(parse_jsonl(lines, spool), progress)
         if on_conflict == "replace":
             mappings = _keeping_history(store, mappings)
         result = store.insert_many(mappings, on_conflict)
@@ -76,6 +101,43 @@ def import_mappings(store: Store, lines: Iterable[bytes | str], on_conflict: OnC
         return Imported(result, spool.apply(store))
     finally:
         spool.close()
+
+
+class _RecordCount:
+    """Transcript records of a dry run: validated as an import would, counted, dropped."""
+
+    def __init__(self) -> None:
+        self.lines = 0
+
+    def add(self, data: dict[str, Any]) -> None:
+        from sessmap.transcripts.archive import _parse  # the import's own check of a record
+
+        self.lines += len(_parse(data)[1])
+
+
+def _plan(
+    store: Store, lines: Iterable[bytes | str], on_conflict: OnConflict, progress: Progress | None
+) -> Imported:
+    records = _RecordCount()
+    inserted = replaced = skipped = 0
+    existing: list[tuple[str, str]] = []
+    seen: set[tuple[str, str]] = set()
+    for mapping in _counted(parse_jsonl(lines, records), progress):
+        target = (mapping.agent, mapping.key)
+        # A key the file repeats counts once against the store, as the import writes it once.
+        exists = target in seen or store.get(*target) is not None
+        seen.add(target)
+        if not exists:
+            inserted += 1
+            continue
+        existing.append(target)
+        if on_conflict == "replace":
+            replaced += 1
+        elif on_conflict == "skip":
+            skipped += 1
+    conflicts = tuple(existing) if on_conflict == "fail" else ()
+    replacing = tuple(existing) if on_conflict == "replace" else ()
+    return Imported(ImportResult(inserted, replaced, skipped, conflicts), records.lines, replacing)
 
 
 def _keeping_history(store: Store, mappings: Iterable[Mapping]) -> Iterator[Mapping]:
@@ -115,8 +177,7 @@ def _replay(spooled: IO[str]) -> Iterator[Mapping]:
 
 def export_lines(store: Store, query: Query, *, transcripts: bool) -> Iterator[str]:
     """JSONL for ``export``: the mappings, then (with ``transcripts``) their stored transcripts."""
-    import json
-
+    from sessmap import jsontext
     from sessmap.transcripts.archive import records
     from sessmap.transcripts.cleanup import sessions_of
 
@@ -124,7 +185,7 @@ def export_lines(store: Store, query: Query, *, transcripts: bool) -> Iterator[s
     for mapping in store.query(query):
         if transcripts:
             exported.append(mapping)
-        yield json.dumps(mapping.to_dict(), ensure_ascii=False)
+        yield jsontext.dumps(mapping.to_dict())
     if transcripts:
         for record in records(store, sessions_of(exported)):
-            yield json.dumps(record, ensure_ascii=False)
+            yield jsontext.dumps(record)

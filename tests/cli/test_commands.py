@@ -7,7 +7,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from tests.cli.conftest import Sessmap, one_error_line
+from tests.support.cli import Sessmap, one_error_line
 
 KEY = "slack:C024BE91L:1700000000.000100"
 

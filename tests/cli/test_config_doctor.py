@@ -7,8 +7,8 @@ import stat
 from pathlib import Path
 
 import pytest
-from tests.cli.conftest import Sessmap, one_error_line
 from tests.support import sha256
+from tests.support.cli import Sessmap, one_error_line
 
 
 @pytest.fixture

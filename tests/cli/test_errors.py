@@ -8,8 +8,8 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from tests.cli.conftest import Sessmap, one_error_line
 from tests.support import sha256
+from tests.support.cli import Sessmap, one_error_line
 
 
 def test_usage_errors_are_one_line_exit_2(sessmap: Sessmap) -> None:
@@ -108,6 +108,7 @@ def test_default_store_is_under_sessmap_home(sessmap_home: Path, sessmap: Sessma
 
 
 def _corrupt(kind: str, path: Path, how: str) -> None:
+    path.unlink(missing_ok=True)  # the fixture made an empty store there
     if how == "garbage":
         path.write_bytes(b"\x00\x01 this is not a store \xff" * 50)
     elif how == "foreign":

@@ -30,8 +30,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from tests.cli.conftest import installed_sessmap
 from tests.support import examples
+from tests.support.cli import installed_sessmap
 from typer.testing import CliRunner, Result
 
 from sessmap.cli.app import app

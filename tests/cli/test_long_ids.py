@@ -8,8 +8,8 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from tests.cli.conftest import Sessmap
 from tests.support import sha256
+from tests.support.cli import Sessmap
 
 LONG = "x" * 250
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.cli.conftest import Sessmap
 from tests.support import examples
+from tests.support.cli import Sessmap
 
 from sessmap.model import Mapping, Parent
 

@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 import pytest
-from tests.cli.conftest import Sessmap
+from tests.support.cli import Sessmap
 from typer.main import get_command
 
 from sessmap.cli import spec

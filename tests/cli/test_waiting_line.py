@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
-
-from fakeagent.harness import SESSMAP, FakeAgents, wait_for
+from tests.fakeagent.harness import FakeAgents, wait_for
+from tests.support.cli import sessmap_argv
 
 
 @pytest.fixture
@@ -30,7 +30,7 @@ def queued_stderr(agents: FakeAgents, *global_options: str, terminal: bool) -> s
     other = agents.start("exec", "t", "--", "claude", "-p", "two")
     time.sleep(0.4)  # queued first
     controller, follower = pty.openpty() if terminal else os.pipe()
-    argv = [str(SESSMAP), *global_options, "exec", "t", "--", "claude", "-p", "three"]
+    argv = sessmap_argv(*global_options, "exec", "t", "--", "claude", "-p", "three")
     process = subprocess.Popen(
         argv,
         cwd=agents.work,

@@ -31,37 +31,20 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from realagents import Sandbox, write_codex_config
-from tests.support import SESSMAP, SET_HOSTNAME, require_host_names, uts_problem
+from tests.support import SET_HOSTNAME, require_host_names, unavailable, uts_problem
+from tests.support.cli import sessmap_argv
 
-from servers import postgres_url, redis_url, unavailable
 from sessmap.model import Mapping
 from sessmap.stores import open_store
 
 TURN_TIMEOUT = 120.0
-
-
-# sh -c SCRIPT NAME ARGV…: NAME is $0, the command follows in "$@".
-@contextlib.contextmanager
-def store_url(kind: str, folder: Path) -> Iterator[str]:
-    """A new, empty store every host shares: ``sqlite``, ``postgres`` (a schema of its own) or
-    ``redis`` (a key prefix of its own)."""
-    if kind == "sqlite":
-        yield f"sqlite:{folder / 'sessions.db'}"
-    elif kind == "postgres":
-        with postgres_url(folder) as url:
-            yield url
-    elif kind == "redis":
-        with redis_url(folder) as url:
-            yield url
-    else:
-        raise ValueError(kind)
 
 
 # --- processes --------------------------------------------------------------------------------
@@ -213,7 +196,7 @@ class Host:
     # -- sessmap ---------------------------------------------------------------------------
 
     def sessmap(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-        return self.run([str(SESSMAP), *args], env=env, timeout=60)
+        return self.run(sessmap_argv(*args), env=env, timeout=60)
 
     def sessmap_ok(self, *args: str) -> str:
         result = self.sessmap(*args)
@@ -228,7 +211,7 @@ class Host:
         self, key: str, command: Sequence[str], *options: str, cwd: Path | None = None
     ) -> subprocess.CompletedProcess[str]:
         """``sessmap exec KEY [OPTIONS] -- COMMAND`` on this host."""
-        return self.run([str(SESSMAP), "exec", key, *options, "--", *command], cwd=cwd)
+        return self.run(sessmap_argv("exec", key, *options, "--", *command), cwd=cwd)
 
     def turn(
         self, key: str, agent: str, message: str, *options: str, cwd: Path | None = None

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from fakemodel import FakeModelServer, RecordedRequest
-from tests.support import SESSMAP
+from tests.support.cli import run_sessmap, sessmap_argv
 
 from sessmap.model import Mapping
 from sessmap.stores import open_store
@@ -102,7 +102,7 @@ class Sandbox:
         return ["codex", "exec", "--json", "--skip-git-repo-check", message]
 
     def exec_args(self, key: str, agent: str, message: str, *options: str) -> list[str]:
-        return [str(SESSMAP), "exec", key, *options, "--", *self.command(agent, message)]
+        return sessmap_argv("exec", key, *options, "--", *self.command(agent, message))
 
     def exec(
         self, key: str, agent: str, message: str, *options: str, cwd: Path | None = None
@@ -138,9 +138,7 @@ class Sandbox:
             process.communicate()
 
     def sessmap(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [str(SESSMAP), *args], cwd=self.root, env=self.env, capture_output=True, text=True, timeout=60
-        )
+        return run_sessmap(*args, cwd=self.root, base_env=self.env)
 
     def mapping(self, key: str) -> Mapping:
         with open_store(self.env["SESSMAP_STORE"]) as store:

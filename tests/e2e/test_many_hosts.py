@@ -29,22 +29,19 @@ from hosts import (
     agent_command,
     descendants,
     kill_tree,
-    store_url,
     thread_ids,
 )
 from realagents import Sandbox
-from tests.support import SESSMAP
+from tests.support.backends import SERVER_KINDS, backend_params, store_url_in
+from tests.support.cli import sessmap_argv
+from tests.support.servers import prefix_of, redis_client
 
-from servers import prefix_of, redis_client
 from sessmap.stores import open_store
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 AGENTS = ("claude", "codex")
-SERVER_STORES = [
-    pytest.param("postgres", marks=pytest.mark.server),
-    pytest.param("redis", marks=pytest.mark.server),
-]
+SERVER_STORES = backend_params(SERVER_KINDS)
 STALE = "can no longer be resumed"
 
 
@@ -61,7 +58,7 @@ def store() -> str:
 
 @pytest.fixture
 def cluster(sandbox: Sandbox, store: str) -> Iterator[Cluster]:
-    with store_url(store, sandbox.dir("store")) as url:
+    with store_url_in(store, sandbox.dir("store")) as url:
         cluster = Cluster(sandbox, url, sandbox.dir("work"))
         try:
             yield cluster
@@ -316,7 +313,7 @@ def test_a_codex_id_survives_kill_9_of_sessmap_mid_turn(cluster: Cluster) -> Non
     key = "slack:C5:1700000000.000500"
     server.slow_marker, server.slow_seconds = first, 30.0
 
-    run = host.start([str(SESSMAP), "exec", key, "--", *agent_command("codex", first)])
+    run = host.start(sessmap_argv("exec", key, "--", *agent_command("codex", first)))
     cluster.wait_for(
         "the store has the new codex session's id",
         lambda: (m := cluster.maybe_mapping(key)) is not None and m.session_id is not None,
@@ -475,9 +472,7 @@ def test_two_new_codex_threads_on_a_terminal_each_get_their_own_session(cluster:
         for key, text in (("t:1", m1), ("t:2", m2)):
             command = ["codex", "exec", "--skip-git-repo-check", text]
             runs.append(
-                host.start(
-                    [str(SESSMAP), "exec", key, "--", *command], stdout=terminal.fd, stderr=terminal.fd
-                )
+                host.start(sessmap_argv("exec", key, "--", *command), stdout=terminal.fd, stderr=terminal.fd)
             )
             time.sleep(0.7)
         terminal.release_slave()
@@ -606,7 +601,7 @@ def networked(sandbox: Sandbox, store: str) -> Iterator[Cluster]:
     """A cluster whose hosts may each get a network namespace of their own."""
     network = Network()
     try:
-        with store_url(store, sandbox.dir("store")) as url:
+        with store_url_in(store, sandbox.dir("store")) as url:
             cluster = Cluster(sandbox, url, sandbox.dir("work"), network)
             try:
                 yield cluster

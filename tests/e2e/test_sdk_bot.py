@@ -30,8 +30,9 @@ from claude_agent_sdk import (
     query,
 )
 from realagents import Sandbox
+from tests.support.backends import backend_params, store_url_in
+from tests.support.cli import run_sessmap
 
-from servers import postgres_url
 from sessmap.sdk import ClaudeSessionStore
 from sessmap.sdk_keys import project_key_for
 from sessmap.stores import Store, open_store
@@ -88,14 +89,9 @@ class World:
 
     def exec_turn(self, key: str, prompt: str, host: Path) -> subprocess.CompletedProcess[str]:
         """``sessmap exec KEY -- claude -p PROMPT`` on ``host``; must succeed."""
-        result = subprocess.run(
-            self.sandbox.exec_args(key, "claude", prompt),
-            cwd=self.work,
-            env=self.env_on(host),
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=TURN_TIMEOUT,
+        command = self.sandbox.command("claude", prompt)
+        result = run_sessmap(
+            "exec", key, "--", *command, cwd=self.work, base_env=self.env_on(host), timeout=TURN_TIMEOUT
         )
         assert result.returncode == 0, result.stderr
         return result
@@ -123,19 +119,16 @@ def bot_environment(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(name, str(sandbox.root / "home" / name.lower()))
 
 
-@pytest.fixture(
-    params=[
-        pytest.param("sqlite", id="sqlite-transcripts-store"),
-        pytest.param("postgres", id="postgres", marks=pytest.mark.server),
-    ]
-)
+@pytest.fixture(params=backend_params(["sqlite", "postgres"], ids={"sqlite": "sqlite-transcripts-store"}))
 def world(
     request: pytest.FixtureRequest, sandbox: Sandbox, bot_environment: None, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[World]:
     with contextlib.ExitStack() as stack:
         if request.param == "postgres":
             # Server stores keep transcripts by default: no config needed.
-            sandbox.env["SESSMAP_STORE"] = stack.enter_context(postgres_url(sandbox.dir("postgres")))
+            sandbox.env["SESSMAP_STORE"] = stack.enter_context(
+                store_url_in("postgres", sandbox.dir("postgres"))
+            )
             monkeypatch.setenv("SESSMAP_STORE", sandbox.env["SESSMAP_STORE"])
         else:
             done = sandbox.sessmap("config", "set", "transcripts", "store")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.support import SESSMAP
+from tests.support.cli import run_sessmap, sessmap_argv
 
 from sessmap.model import Mapping
 from sessmap.stores import open_store
@@ -74,13 +74,14 @@ class FakeAgents:
         timeout: float = 60,
     ) -> subprocess.CompletedProcess[bytes]:
         """Run the installed ``sessmap`` as users do."""
-        return subprocess.run(
-            [str(SESSMAP), *args],
+        return run_sessmap(
+            *args,
             cwd=cwd or self.work,
             input=input if input is not None else b"",
-            capture_output=True,
-            env={**self.env, **(env or {})},
+            base_env=self.env,
+            env=env,
             timeout=timeout,
+            text=False,
         )
 
     def start(
@@ -88,7 +89,7 @@ class FakeAgents:
     ) -> subprocess.Popen[bytes]:
         """Start ``sessmap`` in the background, in its own session (no controlling terminal)."""
         return subprocess.Popen(
-            [str(SESSMAP), *args],
+            sessmap_argv(*args),
             cwd=cwd or self.work,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,

@@ -13,15 +13,11 @@ import pytest
 # Before the import, so the helpers' asserts explain themselves like the tests' own.
 pytest.register_assert_rewrite("reliability_support")
 
-from reliability_support import (  # noqa: E402
-    STORE_FILE_NAMES,
-    Unprivileged,
-    as_unprivileged,
-    unprivileged_ids,
-)
+from reliability_support import Unprivileged, as_unprivileged, unprivileged_ids  # noqa: E402
+from tests.support.backends import FILE_KINDS, backend_params  # noqa: E402
 
 
-@pytest.fixture(params=sorted(STORE_FILE_NAMES))
+@pytest.fixture(params=backend_params(sorted(FILE_KINDS)))
 def file_kind(request: pytest.FixtureRequest) -> str:
     """Each embedded store: sqlite and json."""
     return str(request.param)

@@ -1,5 +1,5 @@
-"""Shared helpers for the reliability tests: the installed ``sessmap`` in real processes,
-fingerprints of store folders, and running the CLI as an unprivileged user.
+"""Shared helpers for the reliability tests: fingerprints of store folders, and running the CLI
+as an unprivileged user. The CLI itself runs through ``tests.support.cli.run_sessmap``.
 
 A module of its own (not ``conftest``) so the test modules can import plain functions from it;
 pytest puts this folder on ``sys.path`` when it imports them.
@@ -13,52 +13,16 @@ import shutil
 import subprocess
 import sys
 import sysconfig
-from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from tests.support import SESSMAP, sha256
-
-STORE_FILE_NAMES = {"sqlite": "sessions.db", "json": "sessions.json"}
-
-TIMEOUT = 60
-
-
-def run_sessmap(
-    *args: str,
-    env: Mapping[str, str] | None = None,
-    input: str | None = None,
-    preexec_fn: Callable[[], None] | None = None,
-    prefix: Sequence[str] = (),
-    cwd: Path | None = None,
-) -> subprocess.CompletedProcess[str]:
-    """``sessmap ARGS…`` in a subprocess; stdout and stderr captured as text."""
-    return subprocess.run(
-        [*prefix, SESSMAP, *args],
-        input=input,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        env={**os.environ, **(env or {})},
-        preexec_fn=preexec_fn,
-        cwd=cwd,
-    )
+from tests.support.cli import run_sessmap
 
 
 def ok(*args: str, **options: object) -> subprocess.CompletedProcess[str]:
-    result = run_sessmap(*args, **options)  # type: ignore[arg-type]
-    assert result.returncode == 0, (args, result.returncode, result.stdout, result.stderr)
-    return result
-
-
-def one_error_line(result: subprocess.CompletedProcess[str]) -> str:
-    """The stderr of a failed command: exactly one ``sessmap: error:`` line, no traceback."""
-    lines = result.stderr.splitlines()
-    seen = (result.args, result.returncode, result.stdout, result.stderr)
-    assert "Traceback" not in result.stderr, seen
-    assert len(lines) == 1, seen
-    assert lines[0].startswith("sessmap: error: "), seen
-    return lines[0]
+    """``run_sessmap(*args, **options)``, asserting it exited 0."""
+    return run_sessmap(*args, check=True, **options)  # type: ignore[call-overload, no-any-return]
 
 
 def fingerprint(folder: Path) -> dict[str, tuple[str, int, str]]:
@@ -78,11 +42,6 @@ def fingerprint(folder: Path) -> dict[str, tuple[str, int, str]]:
         else:
             entries[name] = ("file", stat.st_mode & 0o7777, sha256(path))
     return entries
-
-
-def store_path(folder: Path, kind: str) -> Path:
-    """Where the embedded store of ``kind`` ("sqlite" or "json") lives in ``folder``."""
-    return folder / STORE_FILE_NAMES[kind]
 
 
 # --- running as an unprivileged user ---------------------------------------------------------

@@ -21,7 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from reliability_support import SESSMAP, ok, store_path
+from reliability_support import ok
+from tests.support.backends import store_path
+from tests.support.cli import sessmap_argv
 
 PROCESSES_PER_ROUND = 4
 # Rounds go on until both numbers are reached (at most MAX_ROUNDS).
@@ -131,7 +133,7 @@ def check_store(url: str, path: Path, kind: str, expected: Expected) -> None:
 def start_all(commands: list[Command], url: str) -> None:
     for command in commands:
         command.process = subprocess.Popen(
-            [SESSMAP, "--store", url, *command.args],
+            sessmap_argv(*command.args, store=url),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -211,7 +213,7 @@ def test_temp_file_of_a_json_writer_killed_mid_write_is_swept(tmp_path: Path) ->
     for attempt in range(40):
         before = path.read_bytes()
         writer = subprocess.Popen(
-            [SESSMAP, "--store", url, "set", "bulk:1", "-l", f"try={attempt}"],
+            sessmap_argv("set", "bulk:1", "-l", f"try={attempt}", store=url),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

@@ -19,7 +19,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from reliability_support import Unprivileged, fingerprint, ok, one_error_line, run_sessmap, store_path
+from reliability_support import Unprivileged, fingerprint, ok
+from tests.support.backends import file_store_url, store_path
+from tests.support.cli import one_error_line, run_sessmap
 
 from sessmap.stores.locks import locks_dir_for, thread_lock_path
 
@@ -38,7 +40,7 @@ def assert_failed_cleanly(result: subprocess.CompletedProcess[str], exit_code: i
 
 def seeded_store(folder: Path, kind: str, **options: object) -> str:
     """A store of ``kind`` in ``folder`` holding one mapping; returns its URL."""
-    url = f"{kind}:{store_path(folder, kind)}"
+    url = file_store_url(kind, folder)
     ok("--store", url, "create", "seed", "-l", "team=infra", **options)
     return url
 

@@ -16,32 +16,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from fakeagent.harness import FakeAgents, wait_for
-from servers import postgres_url, redis_url
+from tests.fakeagent.harness import FakeAgents, wait_for
+from tests.support.backends import backend_params, store_url_in
 
 # Each kills or stops a running exec and waits out the aftermath: seconds apiece.
 pytestmark = pytest.mark.slow
 
-KINDS = ("sqlite", "json", "postgres", "redis")
 
-
-@contextlib.contextmanager
-def store_of(kind: str, folder: Path) -> Iterator[str]:
-    if kind == "postgres":
-        with postgres_url(folder) as url:
-            yield url
-    elif kind == "redis":
-        with redis_url(folder, lock_ttl="2s") as url:
-            yield url
-    else:
-        yield f"{kind}:{folder / ('sessions.db' if kind == 'sqlite' else 'sessions.json')}"
-
-
-@pytest.fixture(params=KINDS)
+@pytest.fixture(params=backend_params())
 def agents(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[FakeAgents]:
+    """Each store; Redis with the test servers' short lock TTL (2s, tests/support/servers.py)."""
     sandbox = FakeAgents.create(tmp_path / "sandbox")
-    with store_of(str(request.param), tmp_path) as url:
+    with store_url_in(str(request.param), tmp_path) as url:
         sandbox.env["SESSMAP_STORE"] = url
         sandbox.env["FAKEAGENT_MARK"] = str(tmp_path / "mark")
         yield sandbox

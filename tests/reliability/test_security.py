@@ -4,7 +4,6 @@ keys are data on every backend, no SQL built from run-time values, no shell."""
 from __future__ import annotations
 
 import ast
-import contextlib
 import json
 import os
 import sqlite3
@@ -13,11 +12,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from reliability_support import ok, run_sessmap, store_path
+from reliability_support import ok
 from sql_audit import sql_sinks, sql_sinks_of_modules
+from tests.support.backends import backend_params, store_path, store_url_in
+from tests.support.cli import run_sessmap
 from typer.testing import CliRunner, Result
 
-from servers import postgres_url, redis_url
 from sessmap.cli.app import app
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "sessmap"
@@ -100,30 +100,10 @@ def test_verbose_errors_never_show_the_store_password(tmp_path: Path, url: str) 
 # --- every backend --------------------------------------------------------------------------------
 
 
-def _file_url(kind: str) -> Callable[[Path], contextlib.AbstractContextManager[str]]:
-    @contextlib.contextmanager
-    def url(folder: Path) -> Iterator[str]:
-        yield f"{kind}:{store_path(folder, kind)}"
-
-    return url
-
-
-BACKEND_URLS: dict[str, Callable[[Path], contextlib.AbstractContextManager[str]]] = {
-    "sqlite": _file_url("sqlite"),
-    "json": _file_url("json"),
-    "postgres": postgres_url,  # tests/servers.py: skip, or fail under CI, without a server
-    "redis": redis_url,
-}
-
-
-@pytest.fixture(
-    params=[
-        pytest.param(name, id=name, marks=(pytest.mark.server,) if name in ("postgres", "redis") else ())
-        for name in BACKEND_URLS
-    ]
-)
+@pytest.fixture(params=backend_params())
 def any_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    with BACKEND_URLS[request.param](tmp_path) as url:
+    """Each store sessmap opens; the servers skip, or fail under CI, when they do not answer."""
+    with store_url_in(request.param, tmp_path) as url:
         yield url
 
 

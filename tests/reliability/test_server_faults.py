@@ -1,5 +1,5 @@
 """Server faults while ``sessmap exec`` runs an agent, on servers of the test's own
-(tests/private_servers.py): a PostgreSQL restart, a database-wide ``idle_session_timeout``, Redis
+(tests/support/private_servers.py): a PostgreSQL restart, a database-wide ``idle_session_timeout``, Redis
 down for longer than the lock TTL. The fake agent's marker (``FAKEAGENT_MARK``) proves no two
 agents ran at once, and ``--status`` and stderr say what happened.
 """
@@ -16,9 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from fakeagent.harness import FakeAgents, wait_for
-from private_servers import PrivatePostgres, private_postgres_server, private_redis_server
+from tests.fakeagent.harness import FakeAgents, wait_for
+from tests.support.private_servers import PrivatePostgres, private_postgres_server, private_redis_server
 
 # Private servers, restarted and stopped under a running exec.
 pytestmark = pytest.mark.slow

@@ -10,8 +10,9 @@ import json
 from pathlib import Path
 
 import pytest
+from tests.fakeagent.harness import FakeAgents
+from tests.support.cli import run_sessmap
 
-from fakeagent.harness import SESSMAP, FakeAgents
 from sessmap.transcripts.presence import this_host
 
 pytestmark = pytest.mark.usefixtures("needs_sessmap")  # skips, or fails under CI, without it
@@ -57,15 +58,9 @@ def test_the_stale_retry_gets_the_stdin_the_first_attempt_read(
         prompt = tmp_path / "prompt.txt"
         prompt.write_bytes(b"PROMPT\n")
         with prompt.open("rb") as stdin:
-            import subprocess
-
-            result = subprocess.run(
-                [str(SESSMAP), "exec", "k", "--", "claude", "-p"],
-                stdin=stdin,
-                capture_output=True,
-                cwd=agents.work,
-                env={**agents.env, **env},
-                timeout=60,
+            args = ("exec", "k", "--", "claude", "-p")
+            result = run_sessmap(
+                *args, stdin=stdin, cwd=agents.work, base_env=agents.env, env=env, text=False
             )
     assert result.returncode == 0, result.stderr
     reads = [entry["read_stdin"] for entry in agents.runs() if "read_stdin" in entry]

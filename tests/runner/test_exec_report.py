@@ -9,8 +9,8 @@ import os
 from pathlib import Path
 
 import pytest
-
-from fakeagent.harness import SESSMAP, FakeAgents
+from tests.fakeagent.harness import FakeAgents
+from tests.support.cli import sessmap_argv
 
 pytestmark = pytest.mark.usefixtures("needs_sessmap")  # skips, or fails under CI, without it
 
@@ -115,7 +115,7 @@ def test_status_fd(agents: FakeAgents) -> None:
     import subprocess
 
     process = subprocess.Popen(
-        [str(SESSMAP), "exec", "--status-fd", str(write), "k", "--", "claude", "-p", "x"],
+        sessmap_argv("exec", "--status-fd", str(write), "k", "--", "claude", "-p", "x"),
         cwd=agents.work,
         env=agents.env,
         pass_fds=(write,),

@@ -17,8 +17,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.fakeagent.harness import FakeAgents, wait_for
 
-from fakeagent.harness import FakeAgents, wait_for
 from sessmap.config import Config
 from sessmap.runner import ExecRequest, ExecResult
 from sessmap.runner.run import Run

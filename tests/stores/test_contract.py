@@ -1,4 +1,5 @@
-"""The Store contract (stores/base.py), run against every backend in conftest.BACKENDS."""
+"""The Store contract (stores/base.py), run against every backend of tests/support/backends.py,
+the test-only memory store too."""
 
 from __future__ import annotations
 
@@ -15,13 +16,21 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.support import examples
+from tests.support.backends import ALL_KINDS, BACKENDS, FILE_KINDS, backend_params, open_url
+from tests.support.mappings import T0
 
 from sessmap.errors import Busy, Conflict, InvalidInput, NotFound
 from sessmap.model import Mapping, Parent
-from sessmap.stores import Query, Store, open_store
+from sessmap.stores import Query, Store
 
-T0 = datetime(2026, 11, 1, 12, 0, 0, tzinfo=UTC)  # as in conftest.make_mapping
 MakeMapping = Callable[..., Mapping]
+
+
+@pytest.fixture(params=backend_params(ALL_KINDS))
+def backend(request: pytest.FixtureRequest) -> str:
+    """Every backend, the memory store too (tests/stores/conftest.py builds the store from it)."""
+    name: str = request.param
+    return name
 
 
 def at(minutes: float) -> datetime:
@@ -35,11 +44,11 @@ def everything(store: Store) -> list[Mapping]:
 # --- single mappings --------------------------------------------------------------------------
 
 
-def test_new_store_is_empty_and_healthy(store: Store) -> None:
+def test_new_store_is_empty_and_healthy(store: Store, backend: str) -> None:
     assert everything(store) == []
     assert store.get("default", "nothing") is None
     assert store.schema_version >= 1
-    assert store.url.startswith(("sqlite:", "json:", "postgres", "redis"))
+    assert store.url.startswith(BACKENDS[backend].url_prefix)
     assert store.check() == []
 
 
@@ -196,7 +205,7 @@ def test_fork_lineage(store: Store, make_mapping: MakeMapping) -> None:
 
 
 def test_a_second_handle_sees_writes(store: Store, backend_url: str, make_mapping: MakeMapping) -> None:
-    with open_store(backend_url) as other:
+    with open_url(backend_url) as other:
         store.insert(make_mapping("k"))
         assert other.get("default", "k") == store.get("default", "k")
         other.update("default", "k", lambda m: m.evolve(turns=5))
@@ -294,6 +303,12 @@ FILTERS: list[tuple[str, Query, str]] = [
     ("combined", Query(provider="claude", prefix="slack:", labels=(("team", "core"),)), "A"),
     ("combined-match-agent", Query(agent="default", match="telegram:*"), "E"),
 ]
+
+
+@pytest.mark.parametrize(("query", "expected"), [pytest.param(q, e, id=n) for n, q, e in FILTERS])
+def test_count_is_what_the_query_finds_whatever_the_limit(loaded: Store, query: Query, expected: str) -> None:
+    assert loaded.count(query) == len(expected)
+    assert loaded.count(query._replace(limit=1, sort="created", reverse=True)) == len(expected)
 
 
 @pytest.mark.parametrize(("query", "expected"), [pytest.param(q, e, id=n) for n, q, e in FILTERS])
@@ -435,7 +450,7 @@ def test_insert_many_invalid_mapping_writes_nothing(store: Store, make_mapping: 
 
 @pytest.mark.parametrize(
     ("source_kind", "target_kind"),
-    [pytest.param(a, b, id=f"{a}-to-{b}") for a in ("sqlite", "json") for b in ("sqlite", "json") if a != b],
+    [pytest.param(a, b, id=f"{a}-to-{b}") for a in FILE_KINDS for b in FILE_KINDS if a != b],
 )
 def test_export_import_round_trip_between_backends(
     open_backend: Callable[[str], Store], dataset: dict[str, Mapping], source_kind: str, target_kind: str
@@ -484,12 +499,14 @@ with open_store(sys.argv[1]) as store:
 
 
 @pytest.fixture
-def lock_holder(backend_url: str) -> Iterator[Callable[[str, str], subprocess.Popen[str]]]:
+def lock_holder(cross_process_url: str) -> Iterator[Callable[[str, str], subprocess.Popen[str]]]:
     started: list[subprocess.Popen[str]] = []
 
     def start(agent: str, key: str) -> subprocess.Popen[str]:
         process = subprocess.Popen(
-            [sys.executable, "-c", HOLD_LOCK, backend_url, agent, key], stdout=subprocess.PIPE, text=True
+            [sys.executable, "-c", HOLD_LOCK, cross_process_url, agent, key],
+            stdout=subprocess.PIPE,
+            text=True,
         )
         started.append(process)
         assert process.stdout is not None
@@ -531,10 +548,12 @@ def test_thread_lock_is_freed_when_the_holder_is_killed(
         assert time.monotonic() - started < 5
 
 
-def test_thread_lock_held_here_is_busy_in_another_process(store: Store, backend_url: str) -> None:
+def test_thread_lock_held_here_is_busy_in_another_process(store: Store, cross_process_url: str) -> None:
     def try_lock() -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-c", TRY_LOCK, backend_url, "default", "k"], capture_output=True, text=True
+            [sys.executable, "-c", TRY_LOCK, cross_process_url, "default", "k"],
+            capture_output=True,
+            text=True,
         )
 
     with store.thread_lock("default", "k", None):
@@ -555,10 +574,10 @@ with open_store(sys.argv[1]) as store, store.thread_lock("default", "k", None):
 """
 
 
-def test_thread_lock_is_not_inherited_by_the_agent(store: Store, backend_url: str) -> None:
+def test_thread_lock_is_not_inherited_by_the_agent(store: Store, cross_process_url: str) -> None:
     """A holder killed while its agent runs frees the thread: the agent never held the lock."""
     holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD_LOCK_WITH_CHILD, backend_url], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", HOLD_LOCK_WITH_CHILD, cross_process_url], stdout=subprocess.PIPE, text=True
     )
     assert holder.stdout is not None
     agent_pid = int(holder.stdout.readline())
@@ -578,7 +597,7 @@ def test_thread_lock_is_not_inherited_by_the_agent(store: Store, backend_url: st
 
 
 def test_thread_lock_excludes_a_second_holder_in_the_same_process(store: Store, backend_url: str) -> None:
-    with open_store(backend_url) as other:
+    with open_url(backend_url) as other:
         with store.thread_lock("default", "k", None), pytest.raises(Busy):
             other.thread_lock("default", "k", 0).__enter__()
         with other.thread_lock("default", "k", 0):

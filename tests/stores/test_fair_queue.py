@@ -25,8 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from tests.stores.conftest import backend_params, store_url
-from tests.support import SESSMAP, SET_HOSTNAME, require_host_names
+from tests.support import SET_HOSTNAME, require_host_names
+from tests.support.backends import SERVER_KINDS, backend_params, store_url
+from tests.support.cli import sessmap_argv
 
 from sessmap.stores import open_store
 
@@ -104,7 +105,7 @@ class World:
 
     def start(self, key: str, name: str, log: Path, *options: str, host: str | None = None) -> Run:
         """``sessmap exec`` on ``key``; on a host of that name (a UTS namespace of its own)."""
-        argv = [str(SESSMAP), "--store", self.url, "--config", str(self.folder / "config.toml")]
+        argv = sessmap_argv("--config", str(self.folder / "config.toml"), store=self.url)
         argv += ["exec", key, "--provider", "fake", "--cwd", str(self.folder), *options]
         terminal, child_side = os.openpty()
         try:
@@ -160,7 +161,7 @@ def test_queued_execs_run_in_arrival_order(world: World, mode: str) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("world", backend_params(["postgres", "redis"]), indirect=True)
+@pytest.mark.parametrize("world", backend_params(SERVER_KINDS), indirect=True)
 def test_waiters_from_two_hosts_are_served_in_arrival_order(world: World) -> None:
     """A server store's queue spans hosts: runs alternating between two hosts (each its own
     UTS namespace, so sessmap records and reports another host name) keep their order."""

@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from tests.support.backends import FILE_KINDS, backend_params, store_path
 
 from sessmap.errors import Busy, StoreError
 from sessmap.stores import Store, open_store
@@ -147,12 +148,12 @@ def file_kind(request: pytest.FixtureRequest) -> str:
     return kind
 
 
-BOTH_FILE_STORES = pytest.mark.parametrize("file_kind", ["sqlite", "json"], indirect=True)
+BOTH_FILE_STORES = pytest.mark.parametrize("file_kind", backend_params(FILE_KINDS), indirect=True)
 
 
 @pytest.fixture
 def store_file(tmp_path: Path, file_kind: str) -> Path:
-    return tmp_path / ("sessions.db" if file_kind == "sqlite" else "sessions.json")
+    return store_path(tmp_path, file_kind)
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""What only the PostgreSQL store does: migrations, plans, connection errors, URLs, the driver.
+"""What only the PostgreSQL store does: migrations, plans, connection errors, the driver.
 
 The Store behaviour itself is the contract suite (test_contract.py) run against PostgreSQL.
 """
@@ -14,9 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import LiteralString
 
 import pytest
-
-import sessmap.stores.postgres as postgres
-from servers import (
+from tests.support.servers import (
     database_name,
     fresh_postgres_database,
     password_postgres,
@@ -24,12 +22,13 @@ from servers import (
     postgres_database_url,
     postgres_url,
 )
+
+import sessmap.stores.postgres as postgres
 from sessmap.errors import InvalidInput, StoreError
 from sessmap.model import Mapping
 from sessmap.stores import Query, open_store
 from sessmap.stores.base import TAIL_BYTES, TranscriptKey
 from sessmap.stores.postgres import SCHEMA_VERSION, PostgresStore
-from sessmap.urls import mask_password, passwords_in, pop_parameters
 
 pytestmark = pytest.mark.server
 
@@ -439,36 +438,3 @@ def test_missing_driver_names_the_extra_to_install() -> None:
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "the PostgreSQL store needs psycopg: pip install 'sessmap[postgres]'"
-
-
-# --- URLs (sessmap.urls, shared by both server stores) ------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("url", "masked"),
-    [
-        ("postgresql://bot:s3cret@db:5432/map", "postgresql://bot:***@db:5432/map"),
-        ("postgresql://bot@db/map", "postgresql://bot@db/map"),
-        (
-            "postgres://db/map?password=s3cret&sslmode=require",
-            "postgres://db/map?password=***&sslmode=require",
-        ),
-        ("redis://:s3cret@cache:6379/0?prefix=bots", "redis://:***@cache:6379/0?prefix=bots"),
-        ("rediss://user:p%40ss@cache/1", "rediss://user:***@cache/1"),
-    ],
-)
-def test_passwords_are_masked(url: str, masked: str) -> None:
-    assert mask_password(url) == masked
-
-
-def test_password_forms_are_found_for_scrubbing() -> None:
-    assert passwords_in("rediss://user:p%40ss@cache/1") == ["p%40ss", "p@ss"]
-    assert passwords_in("postgresql://db/x?password=a%20b") == ["a%20b", "a b"]
-
-
-def test_sessmap_parameters_are_split_off_and_the_rest_kept_verbatim() -> None:
-    url, ours = pop_parameters(
-        "redis://h/0?prefix=a%3Ab&socket_keepalive=true&lock_ttl=5s", ["prefix", "lock_ttl"]
-    )
-    assert (url, ours) == ("redis://h/0?socket_keepalive=true", {"prefix": "a:b", "lock_ttl": "5s"})
-    assert pop_parameters("postgresql://h/db", ["schema"]) == ("postgresql://h/db", {})

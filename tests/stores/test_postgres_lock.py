@@ -7,7 +7,7 @@ that no role- or database-wide timeout overrides, and a socket an agent inherits
 lock outlives a killed sessmap until the agent exits.
 
 The restart test runs on a private cluster of its own (initdb on a free port), so restarting
-it disturbs nobody; the rest use the machine's server through tests/servers.py.
+it disturbs nobody; the rest use the machine's server through tests/support/servers.py.
 """
 
 from __future__ import annotations
@@ -30,10 +30,10 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import pytest
 from psycopg import sql
-from tests.stores.conftest import store_url
+from tests.support.backends import store_url
+from tests.support.private_servers import PrivatePostgres, private_postgres_server
+from tests.support.servers import fresh_postgres_database
 
-from private_servers import PrivatePostgres, private_postgres_server
-from servers import fresh_postgres_database
 from sessmap.errors import Busy
 from sessmap.stores import open_store
 from sessmap.stores.base import LockHolder, LockLost, Waiting

@@ -17,10 +17,10 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from tests.support.servers import prefix_of, redis_client, redis_server_url, redis_url
 
 import sessmap.stores.redis as redis_store
 import sessmap.stores.redis_transcripts as redis_transcripts
-from servers import prefix_of, redis_client, redis_server_url, redis_url
 from sessmap.errors import Busy, StoreError
 from sessmap.model import Mapping, Parent
 from sessmap.stores import Query, open_store

@@ -6,7 +6,7 @@ lock's ``guard``: a keeper process that renews the lease while the agent lives, 
 sessmap stopped or killed, and ``on_lost`` when Redis is gone or the lock was taken.
 
 The outage test runs on a private redis-server of its own (a free port, no persistence), so
-stopping it disturbs nobody; the rest use the machine's server through tests/servers.py.
+stopping it disturbs nobody; the rest use the machine's server through tests/support/servers.py.
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from tests.support.private_servers import private_redis_server
+from tests.support.servers import prefix_of, redis_client, redis_url
 
-from private_servers import private_redis_server
-from servers import prefix_of, redis_client, redis_url
 from sessmap.errors import Busy
 from sessmap.stores.base import LockHolder, LockLost, Waiting
 from sessmap.stores.redis import RedisStore

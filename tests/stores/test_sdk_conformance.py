@@ -1,5 +1,5 @@
-"""``sessmap.sdk.ClaudeSessionStore`` over every backend in conftest.BACKENDS: the Claude Agent
-SDK's own ``SessionStore`` conformance suite (every optional method), how entries and summaries
+"""``sessmap.sdk.ClaudeSessionStore`` over every store of tests/support/backends.py: the Claude
+Agent SDK's own ``SessionStore`` conformance suite (every optional method), how entries and summaries
 are kept, and the SDK's store-backed helpers on top of it.
 
 The SDK's methods are async; each test drives them with ``asyncio.run`` (no pytest plugin).

@@ -12,15 +12,15 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from tests.fakeagent.harness import FakeAgents
+from tests.support.backends import SERVER_KINDS, backend_params, store_url_in
+from tests.support.servers import postgres_url, redis_url
 
-from fakeagent.harness import FakeAgents
-from servers import postgres_url, redis_url
 from sessmap.errors import Busy
 from sessmap.model import Mapping
 from sessmap.stores import Query, open_store
@@ -30,10 +30,6 @@ pytestmark = [pytest.mark.server, pytest.mark.slow]
 PROCESSES = 8
 ROUNDS = 25
 T0 = datetime(2026, 11, 1, 12, 0, 0, tzinfo=UTC)
-SERVERS: dict[str, Callable[..., AbstractContextManager[str]]] = {
-    "postgres": postgres_url,
-    "redis": redis_url,
-}
 
 # Every worker waits for the same wall-clock moment so they really start together.
 PRELUDE = """
@@ -98,9 +94,9 @@ with open_store(sys.argv[1]) as store, store.thread_lock("default", "held", None
 """
 
 
-@pytest.fixture(params=list(SERVERS))
-def server_url(request: pytest.FixtureRequest) -> Iterator[str]:
-    with SERVERS[request.param]() as url:
+@pytest.fixture(params=backend_params(SERVER_KINDS))
+def server_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    with store_url_in(request.param, tmp_path) as url:
         yield url
 
 
@@ -185,10 +181,10 @@ def test_redis_frees_a_killed_holders_lock_within_the_lock_ttl() -> None:
     assert 0.5 < waited <= 2.5
 
 
-@pytest.mark.parametrize("kind", list(SERVERS))
+@pytest.mark.parametrize("kind", backend_params(SERVER_KINDS))
 def test_racing_execs_on_a_new_thread_make_one_session(kind: str, tmp_path: Path) -> None:
     agents = FakeAgents.create(tmp_path)
-    with SERVERS[kind]() as url:
+    with store_url_in(kind, tmp_path) as url:
         agents.env["SESSMAP_STORE"] = url
         racers = [
             agents.start("exec", "race", "--", "claude", "-p", f"turn {n}", env={"FAKEAGENT_SLEEP": "0.3"})

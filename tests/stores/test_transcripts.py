@@ -1,4 +1,5 @@
-"""The TranscriptStore contract (stores/base.py), run against every backend in conftest.BACKENDS.
+"""The TranscriptStore contract (stores/base.py), run against every backend of
+tests/support/backends.py, the test-only memory store too.
 
 Transcripts are append-only JSONL lines under (project_key, session_id[, subpath]), as the
 Claude Agent SDK's SessionStore keeps them; every store holds them the same way.
@@ -11,12 +12,22 @@ import multiprocessing
 import time
 from collections.abc import Callable
 
+import pytest
+from tests.support.backends import ALL_KINDS, BACKENDS, backend_params, open_url
+
 from sessmap.model import Mapping
 from sessmap.stores import Store, open_store
 from sessmap.stores.base import TAIL_BYTES, TranscriptKey
 
 MAIN = TranscriptKey("-tmp-work", "0d3c4b2a-1111-4222-8333-444455556666")
 SIDE = TranscriptKey(MAIN.project_key, MAIN.session_id, "subagents/agent-a1")
+
+
+@pytest.fixture(params=backend_params(ALL_KINDS))
+def backend(request: pytest.FixtureRequest) -> str:
+    """Every backend, the memory store too (tests/stores/conftest.py builds the store from it)."""
+    name: str = request.param
+    return name
 
 
 def entry(n: int, text: str = "") -> bytes:
@@ -152,7 +163,7 @@ def test_a_long_transcript_streams_back_in_order(store: Store) -> None:
 
 def test_a_second_handle_sees_appends(store: Store, backend_url: str) -> None:
     store.transcripts.append(MAIN, [entry(1)])
-    with open_store(backend_url) as other:
+    with open_url(backend_url) as other:
         other.transcripts.append(MAIN, [entry(2)])
         assert list(other.transcripts.read(MAIN)) == [entry(1), entry(2)]
     assert list(store.transcripts.read(MAIN)) == [entry(1), entry(2)]
@@ -164,17 +175,18 @@ def _append_many(url: str, worker: int, count: int) -> None:
             store.transcripts.append(MAIN, [entry(worker * 1000 + n), entry(worker * 1000 + n, "pair")])
 
 
-def test_concurrent_appenders_lose_nothing_and_keep_each_batch_whole(backend_url: str) -> None:
-    with open_store(backend_url):
+def test_concurrent_appenders_lose_nothing_and_keep_each_batch_whole(cross_process_url: str) -> None:
+    url = cross_process_url
+    with open_store(url):
         pass  # create and migrate first
     context = multiprocessing.get_context("spawn")
-    workers = [context.Process(target=_append_many, args=(backend_url, w, 25)) for w in range(4)]
+    workers = [context.Process(target=_append_many, args=(url, w, 25)) for w in range(4)]
     for process in workers:
         process.start()
     for process in workers:
         process.join(120)
         assert process.exitcode == 0
-    with open_store(backend_url) as store:
+    with open_store(url) as store:
         lines = list(store.transcripts.read(MAIN))
         info = store.transcripts.info(MAIN)
     assert len(lines) == 200 and info is not None and info.lines == 200
@@ -200,4 +212,4 @@ def test_mapping_fields_of_this_round_round_trip(store: Store, make_mapping: Cal
 
 
 def test_only_server_stores_are_shared(store: Store, backend: str) -> None:
-    assert store.shared is (backend in ("postgres", "redis"))
+    assert store.shared is BACKENDS[backend].server

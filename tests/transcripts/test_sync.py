@@ -130,13 +130,6 @@ def test_file_stores_keep_copies_only_when_the_config_says_store(store: Store) -
     assert parse_config({"transcripts": "local"}, Path("c.toml")).keeps_transcripts(store.shared) is False
 
 
-def test_shared_stores_keep_copies_unless_the_config_says_local() -> None:
-    from sessmap.config import parse_config
-
-    assert parse_config({}, Path("c.toml")).keeps_transcripts(shared=True) is True
-    assert parse_config({"transcripts": "local"}, Path("c.toml")).keeps_transcripts(shared=True) is False
-
-
 # -- restore -----------------------------------------------------------------------------------
 
 

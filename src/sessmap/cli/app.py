@@ -15,9 +15,17 @@ import typer
 from typer.core import TyperGroup
 
 from sessmap import __version__
-from sessmap.cli import spec
+from sessmap.cli import params
 from sessmap.cli.context import AppContext
-from sessmap.cli.errors import PROG, describe, error_line, exec_describe, reader_went_away, with_hint
+from sessmap.cli.errors import (
+    PROG,
+    describe,
+    error_line,
+    exec_describe,
+    reader_went_away,
+    usage_hint,
+    with_hint,
+)
 from sessmap.errors import ExitCode
 
 
@@ -59,10 +67,12 @@ class SessmapGroup(TyperGroup):
             return ExitCode.USAGE
         except click_errors.UsageError as err:
             command = err.ctx.command_path if err.ctx else prog_name
-            code = ExitCode.SESSMAP_FAILED if self._in_exec() else ExitCode.USAGE
-            return self._fail(
-                err, with_hint(err.format_message().rstrip("."), f"try: {command} --help"), code
-            )
+            in_exec = self._in_exec()
+            unknown = err.option_name if isinstance(err, click_errors.NoSuchOption) else None
+            given = sys.argv[1:] if args is None else list(args)
+            hint = usage_hint(command, unknown, in_exec and "--" not in given)
+            code = ExitCode.SESSMAP_FAILED if in_exec else ExitCode.USAGE
+            return self._fail(err, with_hint(err.format_message().rstrip("."), hint), code)
         except click_errors.ClickException as err:
             return self._fail(err, err.format_message(), err.exit_code)
         except (KeyboardInterrupt, typer.Abort):
@@ -90,7 +100,7 @@ app = typer.Typer(
     name=PROG,
     cls=SessmapGroup,
     no_args_is_help=True,
-    add_completion=True,
+    add_completion=False,  # `sessmap completion SHELL` instead: it edits no rc file
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
     pretty_exceptions_show_locals=False,
@@ -112,12 +122,12 @@ def _show_version(value: bool) -> None:
 @app.callback()
 def root(
     ctx: typer.Context,
-    store: Annotated[str | None, spec.option("", "store")] = None,
-    config: Annotated[Path | None, spec.option("", "config")] = None,
-    version: Annotated[bool, spec.option("", "version", callback=_show_version, is_eager=True)] = False,
-    quiet: Annotated[bool, spec.option("", "quiet")] = False,
-    verbose: Annotated[bool, spec.option("", "verbose")] = False,
-    no_color: Annotated[bool, spec.option("", "no_color")] = False,
+    store: Annotated[str | None, params.option("", "store")] = None,
+    config: Annotated[Path | None, params.option("", "config")] = None,
+    version: Annotated[bool, params.option("", "version", callback=_show_version, is_eager=True)] = False,
+    quiet: Annotated[bool, params.option("", "quiet")] = False,
+    verbose: Annotated[bool, params.option("", "verbose")] = False,
+    no_color: Annotated[bool, params.option("", "no_color")] = False,
 ) -> None:
     """Map chat threads to AI coding-agent sessions.
 
@@ -141,9 +151,10 @@ def root(
 
 def _wire() -> None:
     """Add every group's commands to the root app, in the order the help lists them."""
+    from sessmap.cli import meta
     from sessmap.cli.commands import admin_typer, exec_typer, listing_typer, mappings_typer
 
-    groups = (mappings_typer, listing_typer, admin_typer, exec_typer)
+    groups = (mappings_typer, listing_typer, admin_typer, exec_typer, meta)
     commands = {
         info.name or getattr(info.callback, "__name__", "").replace("_", "-"): info
         for g in groups
@@ -157,5 +168,5 @@ def _wire() -> None:
 
 
 ORDER: tuple[str, ...] = ("create", "get", "show", "list", "export", "set", "rename", "rm", "delete", "fork")
-ORDER += ("prune", "import", "doctor", "exec")
+ORDER += ("prune", "import", "doctor", "exec", "completion", "help")
 _wire()

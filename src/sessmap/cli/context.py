@@ -52,7 +52,13 @@ class AppContext:
     def config(self) -> Config:
         from sessmap.config import load_config
 
-        return load_config(self.config_path)
+        config = load_config(self.config_path)
+        for name in config.unknown:
+            self.info(
+                f"sessmap: warning: config file {config.path}: unknown setting {name!r} ignored; "
+                f"remove it with `sessmap config unset {name}`"
+            )
+        return config
 
     @cached_property
     def store_url(self) -> str:
@@ -68,6 +74,16 @@ class AppContext:
         from sessmap.stores import open_store
 
         return open_store(self.store_url)
+
+    @property
+    def existing_store(self) -> Store:
+        """The store, for a command that only reads (get, show, list, export, doctor): a store
+        file that does not exist is an error there, and nothing is created."""
+        if "store" not in self.__dict__:
+            from sessmap.stores import open_store
+
+            self.__dict__["store"] = open_store(self.store_url, create=False)
+        return self.store
 
     def close(self) -> None:
         if "store" in self.__dict__:

@@ -21,6 +21,7 @@ HINTS: dict[str, Hint] = {
     # reason: the shell's next step; a template is filled from the error's data (``{key}``…).
     "busy": "wait for it, or give --wait-timeout DURATION",
     "not-found": "try: sessmap list",
+    "no-store": "create one with `sessmap create KEY`, or check --store and SESSMAP_STORE",
     "no-session-yet": "try: sessmap exec {key} -- CMD",
     "mapping-exists": "try: sessmap create --force {key}, or sessmap show {key}",
     "target-exists": "try: sessmap rm {key} first",
@@ -38,9 +39,27 @@ HINTS: dict[str, Hint] = {
     ),
 }
 
-HINT_FREE = frozenset({"exists", "newer-schema", "unknown-setting"})
+HINT_FREE = frozenset({"exists", "newer-schema", "unknown-setting", "superseded"})
 """Reasons with no row on purpose: the error's own hint, if any, names no flag and holds at a
-shell too (``exists``: a store's own conflict, which the service words for the CLI)."""
+shell too (``exists``: a store's own conflict, which the service words for the CLI;
+``superseded``: a turn recorded nowhere, told as a note after the agent ran)."""
+
+
+def usage_hint(command: str, unknown_option: str | None, exec_without_separator: bool) -> str:
+    """The next step after a command line Click refused: the two mistakes people make most
+    (a global option after the command, an agent command without ``--`` before it) get their
+    own line, anything else the command's help."""
+    from sessmap.cli import spec
+
+    if unknown_option is not None:
+        global_flags = {flag for opt in spec.GLOBAL for flag in opt.flags}
+        unknown_option = unknown_option.split("=", 1)[0]
+        if unknown_option in global_flags:
+            where = f"{PROG} {unknown_option} … {command.removeprefix(f'{PROG} ').strip()}"
+            return f"{unknown_option} is a global option: put it before the command ({where})"
+        if exec_without_separator:
+            return f"put the agent's command after --: {PROG} exec KEY -- claude -p hi"
+    return f"try: {command} --help"
 
 
 def with_hint(message: str, hint: str | None) -> str:

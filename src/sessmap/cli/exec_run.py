@@ -45,9 +45,9 @@ class StatusTarget(NamedTuple):
         return cls(fd=number)
 
     def write(self, report: dict[str, Any]) -> None:
-        import json  # only a run asked to report loads it
+        from sessmap import jsontext  # only a run asked to report loads it (and json with it)
 
-        data = (json.dumps(report, ensure_ascii=False) + "\n").encode("utf-8")
+        data = (jsontext.dumps(report) + "\n").encode("utf-8")
         try:
             if self.path is not None:
                 Path(self.path).write_bytes(data)

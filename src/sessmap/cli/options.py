@@ -14,9 +14,10 @@ from typing import Annotated, Any, Literal, TypeVar
 
 import typer
 
-from sessmap.cli import spec
-from sessmap.cli.commands.listing import Output, make_filters
+from sessmap.cli import params, spec
+from sessmap.cli.commands.listing import make_filters
 from sessmap.cli.complete import complete_keys
+from sessmap.cli.output import Output
 from sessmap.config import OnStale
 from sessmap.model import State
 from sessmap.service import Filters
@@ -26,19 +27,19 @@ R = TypeVar("R")
 
 # The model's own Literal types, under the names the options use.
 StateName = State
-OutputFormat = Literal["table", "json", "jsonl", "tsv", "keys"]
+OutputFormat = Literal["table", "json", "jsonl", "tsv", "csv", "keys"]
 SortName = SortOrder
 ConflictPolicy = OnConflict
 OnStaleName = OnStale
 
-Agent = Annotated[str, spec.typer_option(spec.AGENT)]
-AgentFilter = Annotated[str | None, spec.typer_option(spec.AGENT_FILTER)]
-Provider = Annotated[str | None, spec.typer_option(spec.PROVIDER)]
-ProviderFilter = Annotated[str | None, spec.typer_option(spec.PROVIDER_FILTER)]
-Labels = Annotated[list[str] | None, spec.typer_option(spec.LABEL)]
-Json = Annotated[bool, spec.typer_option(spec.JSON)]
-Cwd = Annotated[str | None, spec.typer_option(spec.CWD)]
-SessionId = Annotated[str | None, spec.typer_option(spec.SESSION_ID)]
+Agent = Annotated[str, params.typer_option(spec.AGENT)]
+AgentFilter = Annotated[str | None, params.typer_option(spec.AGENT_FILTER)]
+Provider = Annotated[str | None, params.typer_option(spec.PROVIDER)]
+ProviderFilter = Annotated[str | None, params.typer_option(spec.PROVIDER_FILTER)]
+Labels = Annotated[list[str] | None, params.typer_option(spec.LABEL)]
+Json = Annotated[bool, params.typer_option(spec.JSON)]
+Cwd = Annotated[str | None, params.typer_option(spec.CWD)]
+SessionId = Annotated[str | None, params.typer_option(spec.SESSION_ID)]
 Key = Annotated[
     str,
     typer.Argument(
@@ -53,12 +54,12 @@ Key = Annotated[
 def _filters(
     agent: AgentFilter = None,
     provider: ProviderFilter = None,
-    prefix: Annotated[str | None, spec.option("list", "prefix")] = None,
-    match: Annotated[str | None, spec.option("list", "match")] = None,
-    label: Annotated[list[str] | None, spec.option("list", "label")] = None,
-    older_than: Annotated[str | None, spec.option("list", "older_than")] = None,
-    newer_than: Annotated[str | None, spec.option("list", "newer_than")] = None,
-    state: Annotated[StateName | None, spec.option("list", "state")] = None,
+    prefix: Annotated[str | None, params.option("list", "prefix")] = None,
+    match: Annotated[str | None, params.option("list", "match")] = None,
+    label: Annotated[list[str] | None, params.option("list", "label")] = None,
+    older_than: Annotated[str | None, params.option("list", "older_than")] = None,
+    newer_than: Annotated[str | None, params.option("list", "newer_than")] = None,
+    state: Annotated[StateName | None, params.option("list", "state")] = None,
 ) -> Filters:
     return make_filters(agent, provider, prefix, match, label, older_than, newer_than, state)
 
@@ -97,18 +98,19 @@ _OUTPUT_TYPES: dict[str, Any] = {
     "output_format": OutputFormat | None,
     "json_output": bool,
     "limit": int | None,
+    "fields": str | None,
 }
 
 
 def output_options(command: str) -> Callable[[Callable[..., R]], Callable[..., R]]:
-    """``-f/--format``, ``--json`` and ``-n/--limit``: those of them ``command`` has in the table
-    (spec.OUTPUT), handed over as one ``Output``."""
+    """``-f/--format``, ``--json``, ``-n/--limit`` and ``--fields``: those of them ``command``
+    has in the table (spec.OUTPUT), handed over as one ``Output``."""
     extra = [
         inspect.Parameter(
             opt.dest,
             inspect.Parameter.POSITIONAL_OR_KEYWORD,
             default=opt.default,
-            annotation=Annotated[_OUTPUT_TYPES[opt.dest], spec.option(command, opt.dest)],
+            annotation=Annotated[_OUTPUT_TYPES[opt.dest], params.option(command, opt.dest)],
         )
         for opt in spec.COMMANDS[command]
         if opt.dest in _OUTPUT_TYPES

@@ -1,25 +1,24 @@
 """Everything sessmap prints. Rows stream from the store iterator to the output one by one,
-so listing a million mappings keeps memory flat (except ``table``, meant for a terminal).
-Rich is imported only to draw a table.
+so listing a million mappings keeps memory flat, the table included (cli/table.py draws it as
+plain text, row by row; no Rich).
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable
-from datetime import timedelta
+from collections.abc import Iterable, Sequence
 from typing import IO, Any
 
-from sessmap.durations import format_duration
-from sessmap.model import Mapping, format_timestamp, now
+from sessmap import jsontext
+from sessmap.model import Mapping, format_timestamp
 from sessmap.service import Details, Health, Transcript
 
-# The documented TSV columns, in order. Empty fields are empty strings (never "None").
-SHORT_ID_LENGTH = 8
+# The documented TSV columns, in order, and csv's without --fields. Empty fields are empty
+# strings (never "None").
+TSV_FIELDS = ("key", "agent", "provider", "session_id", "state", "turns", "last_used_at", "created_at")
 
 
 def dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, indent=2)
+    return jsontext.dumps(value, indent=2)
 
 
 def write_json(value: Any, out: IO[str]) -> None:
@@ -39,34 +38,83 @@ def _row(mapping: Mapping) -> list[str]:
     ]
 
 
-def write_mappings(mappings: Iterable[Mapping], fmt: str, out: IO[str], *, color: bool = True) -> int:
-    """Render ``mappings`` in ``fmt`` (table, json, jsonl, tsv, keys); returns how many.
+def picked(mapping: Mapping, fields: Sequence[str]) -> dict[str, Any]:
+    """The JSON form of ``mapping`` with only ``fields``, in that order; ``last_seen`` is
+    computed (last use, else creation)."""
+    whole = mapping.to_dict()
+    whole["last_seen"] = format_timestamp(mapping.last_seen)
+    return {name: whole[name] for name in fields}
 
-    A store's streaming iterator is closed here even when the reader goes away mid-stream
-    (``sessmap list | head``), so it never outlives the store connection it reads from.
+
+def _text(value: Any) -> str:
+    """One tsv/csv cell: empty for null, compact JSON for labels, parent and history."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict | list):
+        return jsontext.dumps(value)
+    return str(value)
+
+
+def write_mappings(
+    mappings: Iterable[Mapping],
+    fmt: str,
+    out: IO[str],
+    *,
+    color: bool = True,
+    fields: Sequence[str] | None = None,
+    width: int | None = None,
+) -> int:
+    """Render ``mappings`` in ``fmt`` (table, json, jsonl, tsv, csv, keys); returns how many.
+
+    ``fields``: only those, in that order (``keys`` ignores it). ``width``: the table's, in
+    terminal cells (default: the terminal's, or ``COLUMNS``). A store's streaming iterator is
+    closed here even when the reader goes away mid-stream (``sessmap list | head``), so it
+    never outlives the store connection it reads from.
     """
     try:
-        return _write_mappings(mappings, fmt, out, color=color)
+        return _write_mappings(mappings, fmt, out, color=color, fields=fields, width=width)
     finally:
         close = getattr(mappings, "close", None)
         if close is not None:
             close()
 
 
-def _write_mappings(mappings: Iterable[Mapping], fmt: str, out: IO[str], *, color: bool) -> int:
+def _write_mappings(
+    mappings: Iterable[Mapping],
+    fmt: str,
+    out: IO[str],
+    *,
+    color: bool,
+    fields: Sequence[str] | None,
+    width: int | None,
+) -> int:
     if fmt == "table":
-        return _write_table(mappings, out, color=color)
+        import shutil
+
+        from sessmap.cli.table import write_table
+
+        columns = width if width is not None else shutil.get_terminal_size().columns
+        bold = color and out.isatty()
+        return write_table(mappings, out, width=columns, fields=fields, bold=bold)
+    if fmt == "csv":
+        return _write_csv(mappings, out, fields or TSV_FIELDS)
     count = 0
     if fmt == "json":
         out.write("[")
         for count, mapping in enumerate(mappings, start=1):
-            out.write(("\n" if count == 1 else ",\n") + _indent(dumps(mapping.to_dict())))
+            value = picked(mapping, fields) if fields else mapping.to_dict()
+            out.write(("\n" if count == 1 else ",\n") + _indent(dumps(value)))
         out.write("\n]\n" if count else "]\n")
         return count
+    if fields and fmt in ("jsonl", "tsv"):
+        return _write_picked(mappings, fmt, out, fields)
+    # The common case, kept to the fewest steps a row: scripts list whole stores this way.
     for mapping in mappings:
         count += 1
         if fmt == "jsonl":
-            out.write(json.dumps(mapping.to_dict(), ensure_ascii=False) + "\n")
+            out.write(jsontext.dumps(mapping.to_dict()) + "\n")
         elif fmt == "keys":
             out.write(mapping.key + "\n")
         else:
@@ -75,43 +123,35 @@ def _write_mappings(mappings: Iterable[Mapping], fmt: str, out: IO[str], *, colo
     return count
 
 
-def _indent(text: str) -> str:
-    return "\n".join("  " + line for line in text.splitlines())
-
-
-def _write_table(mappings: Iterable[Mapping], out: IO[str], *, color: bool) -> int:
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
-
-    table = Table(box=None, header_style="bold", pad_edge=False)
-    # For people skimming: the key in full (folding), the session id short like a git hash
-    # (`get`, tsv and json give it whole), the age relative; everything but the key fits 80
-    # columns without wrapping.
-    table.add_column("KEY", overflow="fold", ratio=1, min_width=16)
-    for title in ("AGENT", "PROVIDER", "SESSION", "STATE"):
-        table.add_column(title, no_wrap=True)
-    table.add_column("TURNS", no_wrap=True, justify="right")
-    table.add_column("LAST SEEN", no_wrap=True, justify="right")
-    moment = now()
+def _write_picked(mappings: Iterable[Mapping], fmt: str, out: IO[str], fields: Sequence[str]) -> int:
+    count = 0
     for mapping in mappings:
-        short_id = (mapping.session_id or "-")[:SHORT_ID_LENGTH]
-        cells = [mapping.key, mapping.agent, mapping.provider, short_id]
-        cells += [mapping.state, str(mapping.turns), _age(moment - mapping.last_seen)]
-        # Text cells: keys are user data, never Rich markup or :emoji: codes.
-        table.add_row(*[Text(cell) for cell in cells])
-    count = table.row_count
-    if count:
-        console = Console(file=out, no_color=not color, highlight=False, emoji=False, markup=False)
-        console.print(table)
+        count += 1
+        value = picked(mapping, fields)
+        if fmt == "jsonl":
+            out.write(jsontext.dumps(value) + "\n")
+        else:
+            out.write("\t".join(_text(cell) for cell in value.values()) + "\n")
     return count
 
 
-def _age(delta: timedelta) -> str:
-    """``3h ago``: the largest whole unit, as people skim a table."""
-    largest = format_duration(max(delta, timedelta(0)))
-    unit_end = next(i for i, char in enumerate(largest) if not char.isdigit()) + 1
-    return "just now" if largest == "0s" else f"{largest[:unit_end]} ago"
+def _write_csv(mappings: Iterable[Mapping], out: IO[str], fields: Sequence[str]) -> int:
+    """RFC 4180 through the csv module (quoting, CRLF), with a header row of field names."""
+    import csv
+
+    writer = csv.writer(out)
+    writer.writerow(fields)
+    count = 0
+    for mapping in mappings:
+        count += 1
+        writer.writerow([_text(cell) for cell in picked(mapping, fields).values()])
+    return count
+
+
+def _indent(text: str) -> str:
+    # "\n" only: dumps escapes the other characters splitlines() would break at, and a split
+    # inside a string would corrupt it.
+    return "\n".join("  " + line for line in text.split("\n"))
 
 
 def _field(value: Any) -> str:
@@ -181,5 +221,8 @@ def write_health(health: Health, out: IO[str]) -> None:
         )
         for item in health.unverified:
             out.write(f"  {item.mapping.key} (agent {item.mapping.agent}): {item.reason}\n")
+    for item in health.pinned:
+        out.write(f"kept {item.mapping.key} (agent {item.mapping.agent}, pin=true): {item.reason}\n")
+    verb = "would remove" if health.dry_run else "removed"
     for item in health.fixed:
-        out.write(f"removed {item.mapping.key} (agent {item.mapping.agent}): {item.reason}\n")
+        out.write(f"{verb} {item.mapping.key} (agent {item.mapping.agent}): {item.reason}\n")

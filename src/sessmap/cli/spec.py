@@ -89,20 +89,52 @@ CWD = _o(
 SESSION_ID = _o(
     "session_id", "--session-id", help="The agent's session id.", metavar="ID", show_default=False
 )
+# The commands that delete or replace mappings: show it first (--dry-run); at a terminal they
+# ask before doing it, unless --yes (as gh does). Scripts and cron (no terminal) are not asked.
+DRY_RUN = _o(
+    "dry_run", "--dry-run", help="Show what would change; change nothing.", is_flag=True, default=False
+)
+YES = _o(
+    "yes",
+    "--yes",
+    "-y",
+    help="Do not ask for confirmation (asked only when stdin and stderr are a terminal).",
+    is_flag=True,
+    default=False,
+)
+JSON_SUMMARY = JSON._replace(help="Print a JSON summary of what changed (or would).")
 
-FORMATS = ("table", "json", "jsonl", "tsv", "keys")
+FORMATS = ("table", "json", "jsonl", "tsv", "csv", "keys")
 FORMAT = _o(
     "output_format",
     "--format",
     "-f",
     help="table on a terminal, else tsv (no header; columns: key agent provider session_id "
-    "state turns last_used_at created_at).",
+    "state turns last_used_at created_at); csv has a header row.",
     choices=FORMATS,
     show_default=False,
 )
-LIMIT = _o("limit", "--limit", "-n", help="At most N rows.", metavar="N", minimum=0)
-# The output options of every command that prints rows of mappings.
-OUTPUT = (FORMAT, JSON, LIMIT)
+LIMIT = _o("limit", "--limit", "-n", help="At most N rows; 0 for all.", metavar="N", minimum=0)
+# What --fields can name: SPEC §1's fields of a mapping, in its order, and last_seen (the last
+# use, else the creation: what ages and the table's LAST SEEN are measured from).
+_FIELD_NAMES = (
+    "key agent provider session_id state cwd created_at updated_at last_used_at turns last_exit "
+    "parent labels host agent_home history last_seen"
+)
+MAPPING_FIELDS = tuple(_FIELD_NAMES.split())
+FIELDS = _o(
+    "fields",
+    "--fields",
+    help="Only these fields, in this order, comma-separated (table, tsv, csv, json, jsonl): "
+    + ", ".join(MAPPING_FIELDS)
+    + ".",
+    metavar="F,F…",
+    show_default=False,
+)
+# The output options of every command that prints rows of mappings (list, export, prune):
+# cli/options.py ``output_options`` hands them over as one ``cli.output.Output``, and
+# ``cli.output.show`` prints the rows with them.
+OUTPUT = (FORMAT, JSON, LIMIT, FIELDS)
 
 FILTERS = (
     AGENT_FILTER,
@@ -123,6 +155,19 @@ FILTERS = (
     _o(
         "state", "--state", help="Only mappings in this state.", choices=("active", "pending", "pending-fork")
     ),
+)
+
+# prune selects as list does; its own --older-than is the age limit. A mapping labelled
+# pin=true is kept unless the prune itself filters on that label.
+PRUNE_FILTERS = tuple(
+    opt._replace(
+        help="Only mappings with this label (repeatable, ANDed). Mappings labelled pin=true are "
+        "kept unless --label pin=true is given."
+    )
+    if opt.dest == "label"
+    else opt
+    for opt in FILTERS
+    if opt.dest not in ("older_than", "newer_than")
 )
 
 # The short flags whose meaning changed in 0.3: the old spelling still works, with a note.
@@ -181,6 +226,7 @@ COMMANDS: dict[str, tuple[Opt, ...]] = {
         LABEL,
         _o("force", "--force", help="Replace an existing mapping.", is_flag=True, default=False),
         FORCE_F,
+        DRY_RUN._replace(help="Check and show the mapping it would write; write nothing."),
         JSON,
     ),
     "get": (AGENT, JSON),
@@ -194,7 +240,10 @@ COMMANDS: dict[str, tuple[Opt, ...]] = {
             default="last-used",
         ),
         _o("reverse", "--reverse", "-r", help="Reverse the order.", is_flag=True, default=False),
-        *OUTPUT,
+        FORMAT,
+        JSON,
+        LIMIT._replace(help="At most N rows; 0 for all [default: 30 at a terminal, else all]."),
+        FIELDS,
         *FILTERS,
     ),
     "export": (
@@ -208,6 +257,7 @@ COMMANDS: dict[str, tuple[Opt, ...]] = {
         FORMAT._replace(help="jsonl unless given; --transcripts takes only jsonl."),
         JSON._replace(help="Print one JSON array (as --format json)."),
         LIMIT,
+        FIELDS,
         *FILTERS,
     ),
     "set": (
@@ -219,9 +269,9 @@ COMMANDS: dict[str, tuple[Opt, ...]] = {
         _o("unlabel", "--unlabel", help="Remove a label (repeatable).", metavar="K", multiple=True),
         JSON,
     ),
-    "rename": (AGENT,),
+    "rename": (AGENT, DRY_RUN, JSON_SUMMARY),
     "rm": (
-        AGENT,
+        AGENT._replace(help="Agent of the KEYs, and of bare keys read by - [default: default]."),
         _o(
             "missing_ok",
             "--missing-ok",
@@ -229,6 +279,9 @@ COMMANDS: dict[str, tuple[Opt, ...]] = {
             is_flag=True,
             default=False,
         ),
+        DRY_RUN,
+        YES,
+        JSON_SUMMARY,
     ),
     "fork": (AGENT, LABEL, JSON),
     "prune": (
@@ -247,12 +300,12 @@ COMMANDS: dict[str, tuple[Opt, ...]] = {
             is_flag=True,
             default=False,
         ),
-        PROVIDER_FILTER,
-        AGENT_FILTER,
-        _o("dry_run", "--dry-run", help="Show what would go; delete nothing.", is_flag=True, default=False),
+        *PRUNE_FILTERS,
+        DRY_RUN._replace(help="Show what would go; delete nothing."),
         DRY_RUN_N,
+        YES,
         FORMAT._replace(help="How to print the removed mappings [default: tsv]."),
-        JSON,
+        JSON._replace(help="Print a JSON summary: counts, cutoff, and the removed mappings."),
     ),
     "import": (
         _o(
@@ -262,9 +315,20 @@ COMMANDS: dict[str, tuple[Opt, ...]] = {
             choices=("skip", "replace", "fail"),
             default="fail",
         ),
+        DRY_RUN._replace(help="Read and check every line; say what would be inserted, replaced, skipped."),
+        YES,
+        JSON_SUMMARY,
     ),
     "doctor": (
-        _o("fix", "--fix", help="Remove mappings whose transcript is gone.", is_flag=True, default=False),
+        _o(
+            "fix",
+            "--fix",
+            help="Remove mappings whose transcript is gone (not those labelled pin=true).",
+            is_flag=True,
+            default=False,
+        ),
+        DRY_RUN._replace(help="With --fix: show what it would remove; remove nothing."),
+        YES,
         JSON,
     ),
     "config show": (JSON,),
@@ -351,28 +415,3 @@ def resolve(opt: Opt, given: Any) -> Any:
     if opt.envvar and os.environ.get(opt.envvar):
         return os.environ[opt.envvar]
     return opt.default
-
-
-def option(command: str, dest: str, **extra: Any) -> Any:
-    """The ``typer.Option(...)`` for ``Annotated[...]``, made from the table. Typer loads here,
-    so only the full app calls this."""
-    return typer_option(find(command, dest), **extra)
-
-
-def typer_option(opt: Opt, **extra: Any) -> Any:
-    """As ``option``, for an ``Opt`` of the table."""
-    import typer
-
-    from sessmap.cli import complete
-
-    kwargs: dict[str, Any] = {"help": opt.help, "show_default": opt.show_default, "hidden": opt.hidden}
-    if opt.metavar:
-        kwargs["metavar"] = opt.metavar
-    if opt.envvar:
-        kwargs["envvar"] = opt.envvar
-    if opt.minimum is not None:
-        kwargs["min"] = opt.minimum
-    if opt.complete:
-        kwargs["autocompletion"] = getattr(complete, f"complete_{opt.complete}")
-    make: Any = typer.Option  # flags in the place of the default, as Typer reads them with Annotated
-    return make(*opt.flags, **kwargs, **extra)

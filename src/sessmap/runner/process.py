@@ -98,8 +98,9 @@ class Outcome:
 class _Stream:
     """One of the agent's output pipes: each chunk goes on at once and is kept for scanning."""
 
-    def __init__(self, fd: int, target: int | None, keep_all: bool) -> None:
-        self.fd = fd
+    def __init__(self, pipe: IO[bytes], target: int | None, keep_all: bool) -> None:
+        self.pipe = pipe
+        self.fd = pipe.fileno()
         self.target = target  # None: collect only (capture)
         self.keep_all = keep_all
         self.head = bytearray()
@@ -212,7 +213,7 @@ def _stream(pipe: IO[bytes] | None, fd: int | None, default_fd: int, capture: bo
     if pipe is None:
         return None
     target = None if capture else (default_fd if fd is None else fd)
-    return _Stream(pipe.fileno(), target, keep_all=capture)
+    return _Stream(pipe, target, keep_all=capture)
 
 
 def _pump(
@@ -238,8 +239,12 @@ def _pump(
                 except OSError:
                     chunk = b""
                 if not chunk or not stream.take(chunk):
-                    # EOF, or our reader went away: stop reading so the agent sees the broken pipe.
+                    # EOF, or our reader went away. Close the read end now, not after wait():
+                    # held open, it fills up and the agent blocks on its next write for ever,
+                    # still holding the thread's lock; closed, the agent gets SIGPIPE/EPIPE
+                    # as it would writing to the gone reader itself.
                     selector.unregister(stream.fd)
+                    stream.pipe.close()
             if hooks is not None:
                 if events:
                     hooks.output(bytes(out.head) if out else b"", bytes(err.head) if err else b"")
@@ -290,6 +295,13 @@ class SignalForwarder:
     def __enter__(self) -> SignalForwarder:
         if self.enabled:
             for number in self.SIGNALS:
+                # A signal the caller ignores (nohup's SIGHUP, SIGINT and SIGQUIT in a script's
+                # background job) stays ignored, and is never forwarded: left as it is, the
+                # agent inherits it ignored, as it would run without sessmap. A handler here
+                # would undo that twice: the agent would start with it at SIG_DFL (exec resets
+                # caught signals), and then get it from us.
+                if signal.getsignal(number) == signal.SIG_IGN:
+                    continue
                 self.previous[number] = signal.signal(number, self.handle)
         return self
 

@@ -305,12 +305,25 @@ class Run:
         self.attempts.append(step)
 
     def fence(self, mapping: Mapping) -> None:
-        """Raise ``Superseded`` (inside a store update: nothing is written) when another run
-        has started on the thread since this one did."""
+        """Raise ``Superseded`` (inside a store update: nothing is written) unless ``mapping``
+        is still the one this run started from: another run started since (this run's lock
+        was lost), the mapping was created over (a new generation), or someone switched it to
+        another session. The turn belongs to none of those, so it is recorded nowhere."""
+        key = self.request.key
         if mapping.generation != self.generation:
             raise Superseded(
-                f"another run started on thread {self.request.key!r} while this one ran "
-                "(this run's lock was lost)"
+                f"another run started on thread {key!r}, or it was created anew, while this one ran",
+                reason="superseded",
+                key=key,
+            )
+        ours = self.mapping.session_id if self.mapping is not None else None
+        if ours is not None and mapping.session_id != ours:
+            raise Superseded(
+                f"thread {key!r} was switched to session {mapping.session_id} while this run used {ours}",
+                reason="superseded",
+                key=key,
+                expected=ours,
+                found=mapping.session_id,
             )
 
     def record_id(self, step: Step, session_id: str) -> None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from sessmap.errors import InvalidInput
+from sessmap.errors import InvalidInput, StoreError
 from sessmap.stores.base import ImportResult, OnConflict, Query, SortOrder, Store
 
 __all__ = ["ImportResult", "OnConflict", "Query", "SortOrder", "Store", "open_store", "store_kind"]
@@ -39,12 +40,19 @@ def store_kind(url: str) -> tuple[str, str]:
     )
 
 
-def open_store(url: str) -> Store:
+def open_store(url: str, *, create: bool = True) -> Store:
     """Open (creating and migrating as needed) the store at ``url``.
+
+    ``create=False``: for callers that only read, a store file that does not exist is a
+    ``StoreError`` (reason ``no-store``), not a new empty store left behind by a typo.
 
     >>> store = open_store("sqlite:/tmp/sessions.db")  # doctest: +SKIP
     """
     kind, location = store_kind(url)
+    # lexists: a dangling link is there, and the store refuses it as a link (not "no store").
+    if not create and kind in ("sqlite", "json") and not os.path.lexists(_expand(location)):
+        path = _expand(location)
+        raise StoreError(f"no store at {path}", reason="no-store", path=str(path))
     if kind == "sqlite":
         from sessmap.stores.sqlite import SQLiteStore
 

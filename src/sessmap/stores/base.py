@@ -114,6 +114,11 @@ class Closing:
         self.close()
 
 
+def count_by_reading(store: Store, query: Query) -> int:
+    """``Store.count`` for a store with no cheaper way than reading the matches."""
+    return sum(1 for _ in store.query(query._replace(limit=None)))
+
+
 class ImportResult(NamedTuple):
     inserted: int = 0
     replaced: int = 0
@@ -292,6 +297,9 @@ class Store(Protocol):
 
     def query(self, query: Query) -> Iterator[Mapping]:
         """Stream matching mappings in the query's order; memory stays flat for any size."""
+
+    def count(self, query: Query) -> int:
+        """How many mappings ``query`` matches (its order and limit ignored)."""
 
     def delete_matching(self, query: Query) -> list[Mapping]:
         """Atomically delete what ``query`` matches (order and limit ignored); return it."""

@@ -40,6 +40,7 @@ import contextlib
 import fcntl
 import os
 import signal
+import stat
 import threading
 import time
 from collections.abc import Iterator
@@ -47,6 +48,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
+from sessmap import files
 from sessmap.errors import Busy, StoreError
 from sessmap.stores.base import LockHolder, OnLost, OnWait, Waiting
 
@@ -270,8 +272,13 @@ class _Queue:
 
 
 def _open(path: Path | str, flags: int = os.O_RDWR | os.O_CREAT, dir_fd: int | None = None) -> int:
-    """Open a lock or queue file, created 0600, never through a link."""
+    """Open a lock or queue file, created 0600, never through a link, and only a regular file:
+    a FIFO or device planted in the folder is refused (``NotRegularFile``), not locked."""
     fd = os.open(path, flags | _OPEN_FLAGS, _FILE_MODE, dir_fd=dir_fd)
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise files.NotRegularFile(Path(path), files.kind_of(mode))
     if flags & os.O_CREAT:
         with contextlib.suppress(PermissionError):  # another user's file keeps its mode
             os.fchmod(fd, _FILE_MODE)  # the umask may have removed owner bits

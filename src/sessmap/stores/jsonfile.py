@@ -79,6 +79,7 @@ class JSONStore(Closing):
         # Refuse a file that is not ours now, before anything is created. Bad entries do not
         # stop the open (like damaged SQLite rows): reads fail on them and check() lists them.
         locks.refuse_symlink(path)
+        locks.refuse_special(path)
         self._entries(self._read_bytes())
         locks.make_private_dir(path.parent)
         self._lock: BaseFileLock | None = None  # made on the first change: reads need none
@@ -115,9 +116,12 @@ class JSONStore(Closing):
 
     def _open_for_reading(self) -> BinaryIO:
         """The store file, never through a symlink (one swapped in after the open fails ELOOP;
-        writes need no such care: ``os.replace`` replaces a link, it does not follow it)."""
+        writes need no such care: ``os.replace`` replaces a link, it does not follow it), and
+        only if it is a regular file (a FIFO swapped in is opened non-blocking, then refused)."""
         try:
-            fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW)
+            fd = files.open_regular(self.path, follow_symlinks=False)
+        except files.NotRegularFile as err:
+            raise locks.not_a_file(self.path, err.kind) from None
         except OSError as err:
             if err.errno == errno.ELOOP:
                 locks.refuse_symlink(self.path)
@@ -183,6 +187,9 @@ class JSONStore(Closing):
     def _locked(self) -> Iterator[None]:
         from filelock import Timeout
 
+        # filelock opens the lock file O_NONBLOCK and O_NOFOLLOW, but would still lock a FIFO
+        # or open a device planted there: refuse those first.
+        locks.refuse_special(self.lock_path)
         if self._lock is None:
             self._lock = _change_lock(self.lock_path)
         try:
@@ -229,6 +236,8 @@ class JSONStore(Closing):
             files.atomic_write(self.path, text.encode("utf-8"), locks.PRIVATE_FILE_MODE)
         except files.NoTempFile as err:
             raise StoreError(f"cannot write in {folder}: {err.strerror}") from None
+        except files.NotRegularFile as err:
+            raise locks.not_a_file(self.path, err.kind) from None
         except OSError as err:
             raise StoreError(f"cannot write {self.path}: {err.strerror or err}") from None
         stat = self.path.stat()
@@ -290,6 +299,9 @@ class JSONStore(Closing):
     def query(self, query: Query) -> Iterator[Mapping]:
         yield from query.ordered(m for m in self._load().values() if query.matches(m))
 
+    def count(self, query: Query) -> int:
+        return sum(1 for mapping in self._load().values() if query.matches(mapping))
+
     def delete_matching(self, query: Query) -> list[Mapping]:
         def apply(mappings: Snapshot) -> tuple[list[Mapping], bool]:
             doomed = [m for m in mappings.values() if query.matches(m)]
@@ -318,9 +330,10 @@ class JSONStore(Closing):
                 stored[position] = mapping
             if conflicts:
                 return ImportResult(conflicts=tuple(conflicts)), False
-            return ImportResult(inserted=inserted, replaced=replaced, skipped=skipped), bool(
-                inserted or replaced
-            )
+            # An import writes the file even when it adds nothing: it makes the store, as the
+            # SQLite store's does, so the commands that only read find it afterwards.
+            written = bool(inserted or replaced) or not self.path.exists()
+            return ImportResult(inserted=inserted, replaced=replaced, skipped=skipped), written
 
         return self._modify(apply)
 

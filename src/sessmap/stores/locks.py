@@ -14,9 +14,10 @@ from __future__ import annotations
 import os
 from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import Any
 
+from sessmap import files
 from sessmap.errors import StoreError
-from sessmap.stores import file_queue
 from sessmap.stores.base import HeldLock, OnWait
 
 PRIVATE_DIR_MODE = 0o700
@@ -34,6 +35,29 @@ def refuse_symlink(path: Path) -> None:
             f"{path} is a symbolic link; sessmap does not follow links to its store",
             hint=f"use the real path ({os.path.realpath(path)})",
         )
+
+
+def refuse_special(path: Path) -> None:
+    """``StoreError`` if the store file (or a file beside it) ``path`` exists and is neither a
+    regular file nor a link (``refuse_symlink``'s case): a FIFO, a device, a socket, a folder.
+
+    Looked at with ``lstat`` only: such a file is never opened (a FIFO would block for ever)
+    nor replaced (``json:/dev/null`` would turn the machine's /dev/null into a store file).
+    """
+    try:
+        files.require_regular(path, follow_symlinks=False)
+    except files.NotRegularFile as err:
+        raise not_a_file(path, err.kind) from None
+
+
+def not_a_file(path: Path, kind: str) -> StoreError:
+    """The error for a store path that is ``kind`` ("a FIFO"), not a regular file."""
+    return StoreError(
+        f"{path} is {kind}, not a regular file; sessmap neither opens nor replaces it",
+        hint="use another path",
+        path=str(path),
+        found=kind,
+    )
 
 
 def refuse_read_only(path: Path) -> None:
@@ -88,9 +112,7 @@ def create_private_file(path: Path) -> bool:
 
 def thread_lock_path(locks_dir: Path, agent: str, key: str) -> Path:
     # Hash: keys are any Unicode up to 512 characters, too long and too free for a file name.
-    import hashlib
-
-    digest = hashlib.sha256(f"{agent}\0{key}".encode()).hexdigest()
+    digest = _sha256(f"{agent}\0{key}".encode()).hexdigest()
     return locks_dir / f"{digest}.lock"
 
 
@@ -105,9 +127,24 @@ def thread_lock(
     than everything else it does.
     """
     make_private_dir(locks_dir)
+    from sessmap.stores import file_queue  # threading, signal: only for a run, not a lookup
+
     return file_queue.FileThreadLock(thread_lock_path(locks_dir, agent, key), agent, key, timeout, on_wait)
 
 
 def locks_dir_for(store_path: Path) -> Path:
     """``<store path>.locks``: where a file store keeps its per-thread lock files."""
     return store_path.with_name(store_path.name + ".locks")
+
+
+def _sha256(data: bytes) -> Any:
+    """hashlib's sha256 without loading OpenSSL (~5 ms of every exec's start), as ``random``
+    does for sha512: CPython's built-in module, under its 3.12+ or its 3.11 name."""
+    try:
+        from _sha2 import sha256  # type: ignore[import-not-found, unused-ignore]
+    except ImportError:
+        try:
+            from _sha256 import sha256  # type: ignore[import-not-found, no-redef, unused-ignore]
+        except ImportError:
+            from hashlib import sha256  # type: ignore[assignment, unused-ignore]
+    return sha256(data)

@@ -39,6 +39,7 @@ from sessmap.stores.base import (
     Query,
     TranscriptStore,
     conflict,
+    count_by_reading,
     not_found,
 )
 from sessmap.stores.migrations import newer_schema
@@ -297,6 +298,15 @@ class PostgresStore(Closing):
 
     def _where(self, query: Query) -> tuple[sql.Composable, list[Any]]:
         return where(query)
+
+    def count(self, query: Query) -> int:
+        if query.match is not None:  # the glob is decided in Python (see query)
+            return count_by_reading(self, query)
+        where, params = self._where(query)
+        with self._errors(), self._connection.cursor() as cursor:
+            cursor.execute(self._sql("SELECT count(*) FROM {table} WHERE {where}", where=where), params)
+            row = cursor.fetchone()
+        return int(row[0]) if row else 0
 
     def delete_matching(self, query: Query) -> list[Mapping]:
         where, params = self._where(query)

@@ -13,7 +13,7 @@ import redis  # noqa: TID253 - loaded only once redis.py found the driver
 from redis.client import Pipeline  # noqa: TID253
 
 from sessmap.model import Mapping
-from sessmap.stores.base import Query
+from sessmap.stores.base import Query, count_by_reading
 from sessmap.stores.redis_docs import RedisDocuments, mget, smembers
 
 
@@ -109,6 +109,9 @@ class RedisQueries(RedisDocuments):
             # Resume inside the last tie group rather than skipping or repeating it.
             offset = offset + ties if low == last else ties
             low = last
+
+    def count(self, query: Query) -> int:
+        return count_by_reading(self, query)  # type: ignore[arg-type]  # the whole RedisStore
 
     def delete_matching(self, query: Query) -> list[Mapping]:
         everything = query._replace(limit=None, sort="last-used", reverse=True)

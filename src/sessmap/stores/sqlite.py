@@ -161,6 +161,9 @@ class SQLiteStore(Closing):
         self.url = f"sqlite:{path}"
         self._locks_dir = locks.locks_dir_for(path)
         locks.refuse_symlink(path)
+        # SQLite would open a FIFO or a device at any of these, and block or act on it.
+        for name in (path.name, f"{path.name}-wal", f"{path.name}-shm", f"{path.name}-journal"):
+            locks.refuse_special(path.with_name(name))
         version = inspect_file(path)
         # SQLite in WAL mode writes even to read, so a read-only file is refused up front.
         locks.refuse_read_only(path)
@@ -313,6 +316,12 @@ class SQLiteStore(Closing):
                     yield self._read(row)
             finally:
                 cursor.close()
+
+    def count(self, query: Query) -> int:
+        where, params = where_clause(query)  # the glob too, with sessmap_fnmatchcase
+        with self._errors():
+            (found,) = self._db.execute(f"SELECT COUNT(*) FROM mappings{where}", params).fetchone()  # noqa: S608 - constants and parameters
+        return int(found)
 
     def delete_matching(self, query: Query) -> list[Mapping]:
         # Set-based: read what goes, then one DELETE with the same WHERE (both on the same index);

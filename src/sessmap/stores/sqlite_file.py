@@ -6,6 +6,7 @@ is refused untouched; one being created or checkpointed by another process is wa
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 import urllib.parse
@@ -14,7 +15,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
+from sessmap import files
 from sessmap.errors import StoreError
+from sessmap.stores.locks import not_a_file
 
 BUSY_TIMEOUT = timedelta(seconds=30)
 _SETTLE_SECONDS = 1.0  # how long a file that looks short may take to be whole (a checkpoint)
@@ -110,13 +113,16 @@ def _table_names(db: sqlite3.Connection) -> set[str]:
 
 
 def _header(path: Path) -> tuple[bytes, int] | None:
-    """The first 100 bytes and the size (taken after them), or None for a missing or empty file."""
+    """The first 100 bytes and the size (taken after them), or None for a missing or empty file.
+    Anything but a regular file is refused unopened (a FIFO would block, a device act)."""
     try:
-        with path.open("rb") as handle:
+        with os.fdopen(files.open_regular(path), "rb") as handle:
             header = handle.read(100)
         size = path.stat().st_size
     except FileNotFoundError:
         return None
+    except files.NotRegularFile as err:
+        raise not_a_file(path, err.kind) from None
     except OSError as err:
         raise StoreError(f"cannot read {path}: {err.strerror}") from None
     return (header, size) if header else None  # empty: a new store, or one just being created

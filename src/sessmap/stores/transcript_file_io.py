@@ -11,6 +11,7 @@ import contextlib
 import errno
 import json
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
@@ -68,7 +69,7 @@ def pwrite_all(fd: int, data: bytes, offset: int) -> None:
 
 def read_json(path: Path) -> dict[str, Any] | None:
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        fd = files.open_regular(path, follow_symlinks=False)  # a FIFO planted here would block
         with os.fdopen(fd, "rb") as handle:
             data = handle.read()
     except FileNotFoundError:
@@ -90,8 +91,11 @@ def replace_json(path: Path, value: dict[str, Any]) -> None:
     temp = path.with_name(path.name + ".tmp")
     data = json.dumps(value, ensure_ascii=False).encode("utf-8") + b"\n"
     try:
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, locks.PRIVATE_FILE_MODE)
+        # O_NONBLOCK: a FIFO planted at the temp name fails (ENXIO) instead of blocking.
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_NONBLOCK
+        fd = os.open(temp, flags, locks.PRIVATE_FILE_MODE)
         try:
+            _require_regular_fd(fd, temp)  # nor is a device renamed over the metadata
             os.fchmod(fd, locks.PRIVATE_FILE_MODE)  # the umask may have removed owner bits
             pwrite_all(fd, data, 0)
             os.fsync(fd)
@@ -105,6 +109,12 @@ def replace_json(path: Path, value: dict[str, Any]) -> None:
         io_error(path, err)
 
 
+def _require_regular_fd(fd: int, path: Path) -> None:
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        raise files.NotRegularFile(path, files.kind_of(mode))
+
+
 def open_data(path: Path, size: int) -> int:
     """The lines file, open for writing at ``size``: what a dead append left past it is cut."""
     try:
@@ -112,6 +122,7 @@ def open_data(path: Path, size: int) -> int:
     except OSError as err:
         io_error(path, err)
     try:
+        _require_regular_fd(fd, path)
         os.fchmod(fd, locks.PRIVATE_FILE_MODE)
         found = os.fstat(fd).st_size
         if found > size:

@@ -211,7 +211,7 @@ class FileTranscripts:
         if info is None:
             return
         try:
-            fd = os.open(paths.data, os.O_RDONLY | os.O_NOFOLLOW)
+            fd = files.open_regular(paths.data, follow_symlinks=False)  # never a FIFO: it would block
         except FileNotFoundError:
             return  # deleted since its metadata was read
         except OSError as err:

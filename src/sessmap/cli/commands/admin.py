@@ -24,6 +24,8 @@ class Exit(Exception):
 class DoctorArgs(NamedTuple):
     fix: bool = False
     json_output: bool = False
+    dry_run: bool = False
+    yes: bool = False
 
 
 class SettingArgs(NamedTuple):
@@ -37,21 +39,37 @@ class SettingArgs(NamedTuple):
 def run_doctor(ctx: AppContext, args: DoctorArgs, on_close: Callable[[Callable[[], Any]], Any]) -> None:
     """``on_close`` registers the closing of a store opened here, past the context's own."""
     from sessmap import service
+    from sessmap.cli.confirm import confirm, plural, should_ask
+    from sessmap.cli.progress import progress
     from sessmap.cli.render import write_health
     from sessmap.errors import ExitCode
+
+    opened: list[Store] = []
 
     def store() -> Store:
         # The store even when the config is broken: doctor reports that, it should not stop there.
         if ctx.store_option or config_or_none(ctx) is not None:
-            return ctx.store
-        from sessmap.config import default_store_url
-        from sessmap.stores import open_store
+            return ctx.existing_store
+        if not opened:  # once, though a --fix that asks first runs the checks twice
+            from sessmap.config import default_store_url
+            from sessmap.stores import open_store
 
-        opened = open_store(default_store_url())
-        on_close(opened.close)
-        return opened
+            opened.append(open_store(default_store_url(), create=False))
+            on_close(opened[0].close)
+        return opened[0]
 
-    health = service.doctor(store, ctx.config_path, fix=args.fix)
+    def check(dry_run: bool) -> service.Health:
+        with progress(ctx, "checking transcripts") as tick:
+            return service.doctor(store, ctx.config_path, fix=args.fix, dry_run=dry_run, progress=tick)
+
+    if args.fix and not args.dry_run and should_ask(args.yes):
+        plan = check(True)
+        if plan.fixed:
+            count = len(plan.fixed)
+            rows = [f"{m.mapping.key} (agent {m.mapping.agent}): {m.reason}" for m in plan.fixed[:10]]
+            ctx.echo_err(f"{plural(count)} point at a transcript that is gone:")
+            confirm(f"Remove {plural(count)}?", rows, count, cancelled="cancelled; nothing removed")
+    health = check(args.dry_run)
     if args.json_output:
         write_json(health.to_dict())
     else:

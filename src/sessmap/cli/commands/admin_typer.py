@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from sessmap.cli import spec
+from sessmap.cli import params
 from sessmap.cli.commands import admin as run
 from sessmap.cli.context import AppContext, app_context
 from sessmap.cli.options import Json
@@ -34,18 +34,25 @@ def _call(
 @group.command()
 def doctor(
     ctx: typer.Context,
-    fix: Annotated[bool, spec.option("doctor", "fix")] = False,
+    fix: Annotated[bool, params.option("doctor", "fix")] = False,
+    dry_run: Annotated[bool, params.option("doctor", "dry_run")] = False,
+    yes: Annotated[bool, params.option("doctor", "yes")] = False,
     json_output: Json = False,
 ) -> None:
     """Check the store, the config and the agents' transcripts. Exits 1 if problems remain.
 
+    --fix removes the mappings whose transcript is proven gone, except those labelled
+    pin=true; at a terminal it lists them and asks first (--yes does not ask).
+
     \b
     Example:
       sessmap doctor
+      sessmap doctor --fix --dry-run
       sessmap doctor --fix --json
     """
     try:
-        run.run_doctor(app_context(ctx), run.DoctorArgs(fix, json_output), ctx.call_on_close)
+        args = run.DoctorArgs(fix, json_output, dry_run, yes)
+        run.run_doctor(app_context(ctx), args, ctx.call_on_close)
     except run.Exit as done:
         raise typer.Exit(done.code) from None
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from sessmap.cli import spec
+from sessmap.cli import params
 from sessmap.cli.commands.exec import ExecArgs, run_exec
 from sessmap.cli.context import app_context
 from sessmap.cli.options import Agent, Cwd, Key, OnStaleName
@@ -44,15 +44,15 @@ def exec_command(
         ),
     ],
     agent: Agent = "default",
-    provider: Annotated[str | None, spec.option("exec", "provider")] = None,
+    provider: Annotated[str | None, params.option("exec", "provider")] = None,
     cwd: Cwd = None,
-    new: Annotated[bool, spec.option("exec", "new")] = False,
-    no_wait: Annotated[bool, spec.option("exec", "no_wait")] = False,
-    wait_timeout: Annotated[str | None, spec.option("exec", "wait_timeout")] = None,
-    on_stale: Annotated[OnStaleName | None, spec.option("exec", "on_stale")] = None,
-    dry_run: Annotated[bool, spec.option("exec", "dry_run")] = False,
-    status: Annotated[str | None, spec.option("exec", "status")] = None,
-    status_fd: Annotated[str | None, spec.option("exec", "status_fd")] = None,
+    new: Annotated[bool, params.option("exec", "new")] = False,
+    no_wait: Annotated[bool, params.option("exec", "no_wait")] = False,
+    wait_timeout: Annotated[str | None, params.option("exec", "wait_timeout")] = None,
+    on_stale: Annotated[OnStaleName | None, params.option("exec", "on_stale")] = None,
+    dry_run: Annotated[bool, params.option("exec", "dry_run")] = False,
+    status: Annotated[str | None, params.option("exec", "status")] = None,
+    status_fd: Annotated[str | None, params.option("exec", "status_fd")] = None,
 ) -> None:
     args = ExecArgs(
         key, command, agent, provider, cwd, new, no_wait, wait_timeout, on_stale, dry_run, status, status_fd

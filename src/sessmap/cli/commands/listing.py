@@ -1,17 +1,18 @@
-"""Many mappings at once: list, export, prune, import. Typer-free.
+"""Many mappings at once: list and export (prune and import: cleanup.py). Typer-free.
 
 ``list``, ``export`` and ``prune`` print rows with the same output options (cli/spec.py
-``OUTPUT``): ``-f/--format``, ``--json``, ``-n/--limit``.
+``OUTPUT``): ``-f/--format``, ``--json``, ``-n/--limit``, ``--fields``; cli/output.py checks
+them and prints the rows (``Output``, ``show``).
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from sessmap.cli.commands.mappings import config_or_none, parse_labels, write_json
+from sessmap.cli.commands.mappings import parse_labels
+from sessmap.cli.output import Output as Output  # re-exported: the Typer commands name it run.Output
 
 if TYPE_CHECKING:
     from sessmap.cli.context import AppContext
@@ -50,17 +51,6 @@ def make_filters(
     )
 
 
-class Output(NamedTuple):
-    """The shared output options; ``fmt`` is what they amount to, given the command's default."""
-
-    output_format: str | None = None
-    json_output: bool = False
-    limit: int | None = None
-
-    def fmt(self, default: str) -> str:
-        return "json" if self.json_output else self.output_format or default
-
-
 class ListArgs(NamedTuple):
     filters: Filters
     output: Output = Output()
@@ -74,100 +64,40 @@ class ExportArgs(NamedTuple):
     transcripts: bool = False
 
 
-class PruneArgs(NamedTuple):
-    older_than: str | None = None
-    missing: bool = False
-    provider: str | None = None
-    agent: str | None = None
-    dry_run: bool = False
-    output: Output = Output()
-
-
-class ImportArgs(NamedTuple):
-    source: str
-    on_conflict: Any = "fail"
-
-
 def run_list(ctx: AppContext, args: ListArgs) -> None:
-    from sessmap.cli.render import write_mappings
+    from sessmap.cli.output import DEFAULT_PAGE, show
 
-    fmt = args.output.fmt("table" if sys.stdout.isatty() else "tsv")
-    query = args.filters.query(sort=args.sort, reverse=args.reverse, limit=args.output.limit)
-    count = write_mappings(ctx.store.query(query), fmt, sys.stdout, color=ctx.color)
+    terminal = sys.stdout.isatty()
+    default = "table" if terminal else "tsv"
+    fmt, _ = args.output.check(default)
+    # A person at a terminal gets a page and the count of the rest; a pipe gets every row.
+    page = DEFAULT_PAGE if terminal and args.output.limit is None else None
+    query = args.filters.query(sort=args.sort, reverse=args.reverse, limit=args.output.row_limit)
+    count = show(ctx, ctx.existing_store.query(query), args.output, default_format=default, page=page)
     if not count and fmt == "table":
         ctx.info("no mappings")
 
 
 def run_export(ctx: AppContext, args: ExportArgs) -> None:
-    from sessmap.cli.render import write_mappings
+    from sessmap.cli.output import show
+    from sessmap.cli.progress import counted, progress
 
-    fmt = args.output.fmt("jsonl")
-    query = args.filters.query(sort="key", limit=args.output.limit)
+    fmt, fields = args.output.check("jsonl")
+    query = args.filters.query(sort="key", limit=args.output.row_limit)
     if not args.transcripts:
-        write_mappings(ctx.store.query(query), fmt, sys.stdout, color=ctx.color)
+        with progress(ctx, "exporting") as tick:
+            rows = counted(ctx.existing_store.query(query), tick)
+            show(ctx, rows, args.output, default_format="jsonl")
         return
-    if fmt != "jsonl":
+    if fmt != "jsonl" or fields is not None:
         from sessmap.errors import InvalidInput
 
-        raise InvalidInput(f"--transcripts writes jsonl, not {fmt}", hint="drop --format/--json")
-    from sessmap import service
-
-    for line in service.export_lines(ctx.store, query, transcripts=True):
-        sys.stdout.write(line + "\n")
-
-
-def run_prune(ctx: AppContext, args: PruneArgs) -> None:
-    from sessmap import service
-    from sessmap.cli.render import write_mappings
-
-    age = parse_optional_duration(args.older_than)
-    config = ctx.config if age is None or args.missing else config_or_none(ctx)
-    pruned = service.prune(
-        ctx.store,
-        config,
-        older_than=age,
-        missing=args.missing,
-        agent=args.agent,
-        provider=args.provider,
-        dry_run=args.dry_run,
-    )
-    removed = pruned.removed
-    if args.output.json_output:
-        write_json(
-            {
-                "dry_run": args.dry_run,
-                "count": len(removed),
-                "removed": [m.to_dict() for m in removed],
-                "kept": [k.to_dict() for k in pruned.kept],
-            }
+        what = fmt if fields is None else "chosen fields"
+        raise InvalidInput(
+            f"--transcripts writes whole jsonl, not {what}", hint="drop --format/--json/--fields"
         )
-    elif not ctx.quiet:
-        write_mappings(removed, args.output.fmt("tsv"), sys.stdout, color=ctx.color)
-    if pruned.kept:
-        first = pruned.kept[0]
-        ctx.info(
-            f"kept {len(pruned.kept)} mapping(s) whose transcript could not be checked from here "
-            f"(first: {first.mapping.key!r}: {first.reason}); see doctor"
-        )
-
-
-def run_import(ctx: AppContext, args: ImportArgs) -> None:
     from sessmap import service
-    from sessmap.errors import InvalidInput
 
-    if args.source == "-":
-        result = service.import_mappings(ctx.store, sys.stdin.buffer, args.on_conflict)
-    else:
-        try:
-            stream = Path(args.source).open("rb")  # noqa: SIM115 - closed below, after the streaming import
-        except OSError as err:
-            raise InvalidInput(f"cannot read {args.source}: {err.strerror}") from None
-        with stream:
-            result = service.import_mappings(ctx.store, stream, args.on_conflict)
-    counts = result.mappings
-    total = counts.inserted + counts.replaced
-    transcripts = f"; {result.transcript_lines} transcript entries" if result.transcript_lines else ""
-    ctx.info(
-        f"imported {total} mapping(s): {counts.inserted} new, {counts.replaced} replaced, "
-        f"{counts.skipped} skipped{transcripts}"
-    )
+    with progress(ctx, "exporting") as tick:
+        for line in counted(service.export_lines(ctx.existing_store, query, transcripts=True), tick):
+            sys.stdout.write(line + "\n")

@@ -6,7 +6,8 @@ from typing import Annotated
 
 import typer
 
-from sessmap.cli import spec
+from sessmap.cli import params, spec
+from sessmap.cli.commands import cleanup
 from sessmap.cli.commands import listing as run
 from sessmap.cli.commands.mappings import deprecated
 from sessmap.cli.context import app_context
@@ -15,6 +16,7 @@ from sessmap.cli.options import (
     ConflictPolicy,
     ProviderFilter,
     SortName,
+    StateName,
     filter_options,
     output_options,
 )
@@ -30,16 +32,20 @@ def list_(
     ctx: typer.Context,
     filters: Filters,
     output: run.Output,
-    sort: Annotated[SortName, spec.option("list", "sort")] = "last-used",
-    reverse: Annotated[bool, spec.option("list", "reverse")] = False,
+    sort: Annotated[SortName, params.option("list", "sort")] = "last-used",
+    reverse: Annotated[bool, params.option("list", "reverse")] = False,
 ) -> None:
     """List mappings (every agent unless --agent is given).
+
+    At a terminal it shows 30 rows and says how many more there are (-n 0 for all); piped,
+    every row.
 
     \b
     Example:
       sessmap list --prefix slack: --older-than 7d
       sessmap list --label team=infra --format json
       sessmap list --format keys | xargs sessmap rm
+      sessmap list -n 0 --fields key,session_id,last_seen -f csv > threads.csv
     """
     run.run_list(app_context(ctx), run.ListArgs(filters, output, sort, reverse))
 
@@ -51,7 +57,7 @@ def export(
     ctx: typer.Context,
     filters: Filters,
     output: run.Output,
-    transcripts: Annotated[bool, spec.option("export", "transcripts")] = False,
+    transcripts: Annotated[bool, params.option("export", "transcripts")] = False,
 ) -> None:
     """Write mappings as JSONL on stdout (one JSON object a line), for import.
 
@@ -72,40 +78,59 @@ def export(
 def prune(
     ctx: typer.Context,
     output: run.Output,
-    older_than: Annotated[str | None, spec.option("prune", "older_than")] = None,
-    missing: Annotated[bool, spec.option("prune", "missing")] = False,
-    provider: ProviderFilter = None,
+    older_than: Annotated[str | None, params.option("prune", "older_than")] = None,
+    missing: Annotated[bool, params.option("prune", "missing")] = False,
     agent: AgentFilter = None,
-    dry_run: Annotated[bool, spec.option("prune", "dry_run")] = False,
-    dry_run_n: Annotated[bool, spec.option("prune", "dry_run_n")] = False,
+    provider: ProviderFilter = None,
+    prefix: Annotated[str | None, params.option("prune", "prefix")] = None,
+    match: Annotated[str | None, params.option("prune", "match")] = None,
+    label: Annotated[list[str] | None, params.option("prune", "label")] = None,
+    state: Annotated[StateName | None, params.option("prune", "state")] = None,
+    dry_run: Annotated[bool, params.option("prune", "dry_run")] = False,
+    dry_run_n: Annotated[bool, params.option("prune", "dry_run_n")] = False,
+    yes: Annotated[bool, params.option("prune", "yes")] = False,
 ) -> None:
-    """Delete mappings not used for a while. Prints each one removed; nothing when none.
+    """Delete mappings not used for a while. Prints each one removed on stdout, and one
+    summary line on stderr ("removed 12 of 4,211 mappings older than 30d"; -q: none).
 
-    Age is measured from the last exec, else from creation.
+    Age is measured from the last exec, else from creation. The filters are list's. A mapping
+    labelled pin=true is never pruned unless the prune names it with --label pin=true. At a
+    terminal it shows what would go and asks first; --yes does not ask, and neither do
+    scripts and cron.
 
     \b
     Example:
       sessmap prune --older-than 30d --dry-run
+      sessmap prune --prefix tmp: --older-than 1d --yes
       17 3 * * *  sessmap -q prune --missing
     """
     context = app_context(ctx)
     if dry_run_n:
         deprecated(context, spec.DRY_RUN_N.deprecated or "")
-    args = run.PruneArgs(older_than, missing, provider, agent, dry_run or dry_run_n, output)
-    run.run_prune(context, args)
+    filters = run.make_filters(agent, provider, prefix, match, label, state=state)
+    args = cleanup.PruneArgs(older_than, missing, filters, dry_run or dry_run_n, output, yes)
+    cleanup.run_prune(context, args)
 
 
 @group.command("import")
 def import_(
     ctx: typer.Context,
     source: Annotated[str, typer.Argument(metavar="FILE", help="JSONL file, or - for stdin.")],
-    on_conflict: Annotated[ConflictPolicy, spec.option("import", "on_conflict")] = "fail",
+    on_conflict: Annotated[ConflictPolicy, params.option("import", "on_conflict")] = "fail",
+    dry_run: Annotated[bool, params.option("import", "dry_run")] = False,
+    yes: Annotated[bool, params.option("import", "yes")] = False,
+    json_output: Annotated[bool, params.option("import", "json_output")] = False,
 ) -> None:
     """Read mappings (and transcripts) from JSONL as export writes. A bad line imports nothing.
+
+    With --on-conflict replace at a terminal, it says how many existing mappings it would
+    replace and asks first (--yes does not ask).
 
     \b
     Example:
       sessmap import backup.jsonl --on-conflict skip
+      sessmap import backup.jsonl --on-conflict replace --dry-run --json
       sessmap --store old.db export | sessmap --store json:new.json import -
     """
-    run.run_import(app_context(ctx), run.ImportArgs(source, on_conflict))
+    args = cleanup.ImportArgs(source, on_conflict, dry_run, yes, json_output)
+    cleanup.run_import(app_context(ctx), args)

@@ -58,6 +58,7 @@ class CreateArgs(NamedTuple):
     label: Sequence[str] = ()
     force: bool = False
     json_output: bool = False
+    dry_run: bool = False
 
 
 class SetArgs(NamedTuple):
@@ -79,12 +80,16 @@ class PairArgs(NamedTuple):
     agent: str = "default"
     label: Sequence[str] = ()
     json_output: bool = False
+    dry_run: bool = False
 
 
 class RmArgs(NamedTuple):
     keys: Sequence[str]
     agent: str = "default"
     missing_ok: bool = False
+    dry_run: bool = False
+    yes: bool = False
+    json_output: bool = False
 
 
 def run_create(ctx: AppContext, args: CreateArgs) -> None:
@@ -100,8 +105,18 @@ def run_create(ctx: AppContext, args: CreateArgs) -> None:
         cwd=args.cwd,
         labels=parse_labels(args.label),
         force=args.force,
+        dry_run=args.dry_run,
     )
-    if args.json_output:
+    if args.dry_run:
+        from sessmap.service_mappings import would_replace
+
+        replacing = args.force and would_replace(ctx.store, args.agent, args.key)
+        action = "replace" if replacing else "create"
+        if args.json_output:
+            write_json({"dry_run": True, "action": action, "mapping": mapping.to_dict()})
+        else:
+            ctx.info(f"would {action} the mapping for {args.key!r} (agent {args.agent}); nothing changed")
+    elif args.json_output:
         write_json(mapping.to_dict())
     elif mapping.session_id is None:
         ctx.info("pending: the id is captured on the first exec")
@@ -114,16 +129,16 @@ def run_get(ctx: AppContext, args: KeyArgs) -> None:
     from sessmap import service
 
     if args.json_output:
-        write_json(service.require(ctx.store, args.agent, args.key).to_dict())
+        write_json(service.require(ctx.existing_store, args.agent, args.key).to_dict())
     else:
-        ctx.out(service.session_id_of(ctx.store, args.agent, args.key))
+        ctx.out(service.session_id_of(ctx.existing_store, args.agent, args.key))
 
 
 def run_show(ctx: AppContext, args: KeyArgs) -> None:
     from sessmap import service
     from sessmap.cli.render import write_details
 
-    details = service.describe(ctx.store, args.agent, args.key, config_or_none(ctx))
+    details = service.describe(ctx.existing_store, args.agent, args.key, config_or_none(ctx))
     if args.json_output:
         write_json(details.to_dict())
     else:
@@ -151,29 +166,84 @@ def run_set(ctx: AppContext, args: SetArgs) -> None:
 def run_rename(ctx: AppContext, args: PairArgs) -> None:
     from sessmap import service
 
-    service.rename(ctx.store, agent=args.agent, old_key=args.source, new_key=args.target)
+    mapping = service.rename(
+        ctx.store, agent=args.agent, old_key=args.source, new_key=args.target, dry_run=args.dry_run
+    )
+    if args.json_output:
+        write_json(
+            {
+                "dry_run": args.dry_run,
+                "agent": args.agent,
+                "old_key": args.source,
+                "new_key": args.target,
+                "mapping": mapping.to_dict(),
+            }
+        )
+    elif args.dry_run:
+        ctx.info(f"would rename {args.source!r} to {args.target!r} (agent {args.agent}); nothing changed")
 
 
-def _keys_from(arguments: Sequence[str]) -> Iterator[str]:
-    """``-`` stands for the keys on stdin, one a line (blank lines skipped)."""
+def _targets_from(arguments: Sequence[str], agent: str) -> Iterator[tuple[str, str]]:
+    """(agent, key) for each argument; ``-`` stands for the lines of stdin (blank ones skipped):
+    a bare key (of ``agent``), or a line with a tab, read as ``list -f tsv`` prints one: key,
+    agent, then columns ignored. Keys hold no control characters, so a tab cannot be a key's."""
     for argument in arguments:
-        if argument == "-":
-            yield from (line.rstrip("\r\n") for line in sys.stdin if line.strip())
-        else:
-            yield argument
+        if argument != "-":
+            yield agent, argument
+            continue
+        for raw in sys.stdin:
+            line = raw.rstrip("\r\n")
+            if not line.strip():
+                continue
+            if "\t" in line:
+                key, line_agent = line.split("\t")[:2]
+                yield line_agent, key
+            else:
+                yield agent, line
+
+
+def _who(mapping_agent: str, key: str) -> str:
+    return f"{key} (agent {mapping_agent})"
 
 
 def run_rm(ctx: AppContext, args: RmArgs) -> None:
     from sessmap import service
+    from sessmap.cli.confirm import confirm, plural, should_ask
     from sessmap.errors import NotFound
 
-    result = service.remove(ctx.store, agent=args.agent, keys=_keys_from(args.keys))
+    targets = list(_targets_from(args.keys, args.agent))
+    several = len(targets) > 1 or "-" in args.keys
+    if several and not args.dry_run and should_ask(args.yes):
+        plan = service.remove(ctx.store, agent=args.agent, targets=targets, dry_run=True)
+        if plan.removed:
+            rows = [_who(m.agent, m.key) for m in plan.removed[:10]]
+            count = len(plan.removed)
+            confirm(f"Remove {plural(count)}?", rows, count, cancelled="cancelled; nothing removed")
+    result = service.remove(ctx.store, agent=args.agent, targets=targets, dry_run=args.dry_run)
+    if args.json_output:
+        write_json(
+            {
+                "dry_run": args.dry_run,
+                "count": len(result.removed),
+                "removed": [m.to_dict() for m in result.removed],
+                "missing": [{"agent": a, "key": k} for a, k in result.missing_targets],
+            }
+        )
+    elif args.dry_run:
+        from sessmap.cli.render import write_mappings
+
+        write_mappings(result.removed, "tsv", sys.stdout)
+    if args.dry_run:
+        ctx.info(f"would remove {plural(len(result.removed))}; nothing changed")
     for mapping in result.removed:
-        ctx.debug(f"removed {mapping.key}")
-    if result.missing and not args.missing_ok:
-        shown = ", ".join(repr(key) for key in result.missing[:3])
-        more = f" and {len(result.missing) - 3} more" if len(result.missing) > 3 else ""
-        raise NotFound(f"no mapping for {shown}{more} (agent {args.agent})", hint="try: --missing-ok")
+        ctx.debug(f"{'would remove' if args.dry_run else 'removed'} {mapping.key}")
+    missing = result.missing_targets
+    if missing and not args.missing_ok:
+        shown = ", ".join(repr(key) for _, key in missing[:3])
+        more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+        agents = sorted({agent for agent, _ in missing})
+        whose = f"agent {agents[0]}" if len(agents) == 1 else f"agents {', '.join(agents)}"
+        raise NotFound(f"no mapping for {shown}{more} ({whose})", hint="try: --missing-ok")
 
 
 def run_fork(ctx: AppContext, args: PairArgs) -> None:

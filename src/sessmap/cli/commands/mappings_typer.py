@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from sessmap.cli import spec
+from sessmap.cli import params, spec
 from sessmap.cli.commands import mappings as run
 from sessmap.cli.complete import complete_keys
 from sessmap.cli.context import app_context
@@ -24,8 +24,9 @@ def create(
     session_id: SessionId = None,
     cwd: Cwd = None,
     label: Labels = None,
-    force: Annotated[bool, spec.option("create", "force")] = False,
-    force_f: Annotated[bool, spec.option("create", "force_f")] = False,
+    force: Annotated[bool, params.option("create", "force")] = False,
+    force_f: Annotated[bool, params.option("create", "force_f")] = False,
+    dry_run: Annotated[bool, params.option("create", "dry_run")] = False,
     json_output: Json = False,
 ) -> None:
     """Create a mapping for a thread and print its session id.
@@ -42,7 +43,9 @@ def create(
     context = app_context(ctx)
     if force_f:
         run.deprecated(context, spec.FORCE_F.deprecated or "")
-    args = run.CreateArgs(key, agent, provider, session_id, cwd, label or (), force or force_f, json_output)
+    args = run.CreateArgs(
+        key, agent, provider, session_id, cwd, label or (), force or force_f, json_output, dry_run
+    )
     run.run_create(context, args)
 
 
@@ -51,10 +54,13 @@ def get(ctx: typer.Context, key: Key, agent: Agent = "default", json_output: Jso
     """Print a thread's session id, alone on stdout.
 
     Exits 3 when there is no mapping, or when it is pending (no id until its first exec).
+    An agent finds a session only from the directory it ran in, and `get` takes no lock:
+    to run the agent, prefer `sessmap exec KEY -- claude …`, which does both.
 
     \b
     Example:
-      claude --resume "$(sessmap get slack:C024BE91L:1700000000.000100)"
+      sessmap get slack:C024BE91L:1700000000.000100
+      cd "$(sessmap show slack:C1:1 --json | jq -r .cwd)" && claude --resume "$(sessmap get slack:C1:1)"
     """
     run.run_get(app_context(ctx), run.KeyArgs(key, agent, json_output))
 
@@ -80,7 +86,7 @@ def set_(
     provider: Provider = None,
     cwd: Cwd = None,
     label: Labels = None,
-    unlabel: Annotated[list[str] | None, spec.option("set", "unlabel")] = None,
+    unlabel: Annotated[list[str] | None, params.option("set", "unlabel")] = None,
     json_output: Json = False,
 ) -> None:
     """Change fields of a mapping (atomically). A --session-id makes it active.
@@ -100,6 +106,8 @@ def rename(
     old: Annotated[str, typer.Argument(metavar="OLD", help="Current key.", autocompletion=complete_keys)],
     new: Annotated[str, typer.Argument(metavar="NEW", help="New key; must not exist.")],
     agent: Agent = "default",
+    dry_run: Annotated[bool, params.option("rename", "dry_run")] = False,
+    json_output: Annotated[bool, params.option("rename", "json_output")] = False,
 ) -> None:
     """Re-key a mapping (its forks follow). Exits 4 if NEW exists.
 
@@ -107,7 +115,8 @@ def rename(
     Example:
       sessmap rename ticket:OPS-12 ticket:OPS-12-archived
     """
-    run.run_rename(app_context(ctx), run.PairArgs(old, new, agent))
+    args = run.PairArgs(old, new, agent, json_output=json_output, dry_run=dry_run)
+    run.run_rename(app_context(ctx), args)
 
 
 def rm(
@@ -116,22 +125,31 @@ def rm(
         list[str],
         typer.Argument(
             metavar="KEY...",
-            help="Keys to delete; - reads keys from stdin, one a line.",
+            help="Keys to delete; - reads stdin: a key a line, or key<TAB>agent… lines as "
+            "list -f tsv prints them.",
             autocompletion=complete_keys,
             show_default=False,
         ),
     ],
-    agent: Agent = "default",
-    missing_ok: Annotated[bool, spec.option("rm", "missing_ok")] = False,
+    agent: Annotated[str, params.option("rm", "agent")] = "default",
+    missing_ok: Annotated[bool, params.option("rm", "missing_ok")] = False,
+    dry_run: Annotated[bool, params.option("rm", "dry_run")] = False,
+    yes: Annotated[bool, params.option("rm", "yes")] = False,
+    json_output: Annotated[bool, params.option("rm", "json_output")] = False,
 ) -> None:
     """Delete mappings. Deletes those that exist, then exits 3 if any was missing.
+
+    A line of stdin (-) with a tab is key, agent and more columns, as list -f tsv prints
+    it, so a pipe from list removes exactly what it listed, of every agent; a line without
+    one is a key of --agent. At a terminal, more than one key (or -) asks first; --yes does
+    not ask.
 
     \b
     Example:
       sessmap rm slack:C024BE91L:1700000000.000100
-      sessmap list --format keys --prefix tmp: | sessmap rm -
+      sessmap list -f tsv --prefix tmp: | sessmap rm -
     """
-    run.run_rm(app_context(ctx), run.RmArgs(keys, agent, missing_ok))
+    run.run_rm(app_context(ctx), run.RmArgs(keys, agent, missing_ok, dry_run, yes, json_output))
 
 
 group.command("rm")(rm)

@@ -1,26 +1,12 @@
-"""Helpers the test folders share."""
+"""Host names of their own (UTS namespaces), for simulated hosts."""
 
 from __future__ import annotations
 
 import functools
-import hashlib
 import shutil
 import subprocess
-import sys
-from pathlib import Path
 
-from servers import unavailable
-
-# The console script installed next to this interpreter, run as users run it.
-SESSMAP = Path(sys.executable).with_name("sessmap")
-
-
-def sha256(path: Path) -> str:
-    """The file's content hash, to show a command left it byte for byte as it was."""
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-# --- host names of their own (UTS namespaces), for simulated hosts ----------------------------
+from tests.support.skips import unavailable
 
 SET_HOSTNAME = 'hostname "$0" && exec "$@"'
 """``sh -c SET_HOSTNAME NAME CMD…`` under ``unshare --uts``: CMD runs on a host called NAME."""
@@ -53,14 +39,3 @@ def require_host_names() -> None:
     problem = uts_problem()
     if problem is not None:
         unavailable(problem)
-
-
-# --- property-test sizes that follow the Hypothesis profile (tests/conftest.py) ----------------
-
-
-def examples(thorough: int) -> int:
-    """``max_examples`` for a property test sized ``thorough`` under the ``ci`` profile (100
-    examples by default): scaled with the loaded profile, so ``dev`` runs about a tenth."""
-    from hypothesis import settings
-
-    return max(2, round(thorough * settings.default.max_examples / 100))

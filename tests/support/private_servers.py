@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from servers import unavailable
+from tests.support.skips import unavailable
 
 if TYPE_CHECKING:
     import redis

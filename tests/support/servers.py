@@ -19,10 +19,11 @@ import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+from tests.support.skips import unavailable
 
 from sessmap.urls import mask_password
 
@@ -40,13 +41,6 @@ TEST_LOCK_TTL = "2s"
 
 RUN_ID = secrets.token_hex(4)
 _numbers = itertools.count()
-
-
-def unavailable(reason: str) -> NoReturn:
-    """Skip (fail under CI) a test whose server is missing."""
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason} (CI is set, so this fails instead of skipping)", pytrace=False)
-    pytest.skip(reason)
 
 
 def _with_query(url: str, extra: str) -> str:
@@ -111,7 +105,8 @@ def _session_database() -> str:
 
 @contextlib.contextmanager
 def postgres_url(folder: Path | None = None) -> Iterator[str]:
-    """The registry's factory: a new, empty store (a schema of its own in the session database)."""
+    """For the backend list (backends.py): a new, empty store, a schema of its own in the
+    session database."""
     from psycopg import sql
 
     database_url = _session_database()
@@ -157,7 +152,7 @@ def delete_prefix(client: redis.Redis, prefix: str) -> None:
 
 @contextlib.contextmanager
 def redis_url(folder: Path | None = None, *, lock_ttl: str = TEST_LOCK_TTL) -> Iterator[str]:
-    """The registry's factory: a new, empty store under a key prefix of its own."""
+    """For the backend list (backends.py): a new, empty store under a key prefix of its own."""
     client = redis_client()
     prefix = f"sessmap_test_{RUN_ID}_{next(_numbers)}"
     try:

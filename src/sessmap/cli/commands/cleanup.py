@@ -1,0 +1,216 @@
+"""The commands that remove or replace many mappings at once: prune and import. Typer-free.
+
+Both show what they will do and ask first when a person is at a terminal (cli/confirm.py),
+take ``--dry-run`` and ``--json`` (a summary object), and draw a progress bar on a terminal
+when the work takes a while (cli/progress.py).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from sessmap.cli.commands.listing import Output, make_filters, parse_optional_duration
+from sessmap.cli.commands.mappings import config_or_none, write_json
+
+if TYPE_CHECKING:
+    from sessmap.cli.context import AppContext
+    from sessmap.service import Filters, Imported, Pruned
+
+
+class PruneArgs(NamedTuple):
+    older_than: str | None = None
+    missing: bool = False
+    filters: Filters | None = None  # list's filters but the age ones: --older-than is prune's own
+    dry_run: bool = False
+    output: Output = Output()
+    yes: bool = False
+
+
+class ImportArgs(NamedTuple):
+    source: str
+    on_conflict: Any = "fail"
+    dry_run: bool = False
+    yes: bool = False
+    json_output: bool = False
+
+
+def _who(agent: str, key: str) -> str:
+    return f"{key} (agent {agent})"
+
+
+def run_prune(ctx: AppContext, args: PruneArgs) -> None:
+    from sessmap import service
+    from sessmap.cli.confirm import confirm, plural, should_ask
+    from sessmap.cli.progress import progress
+
+    args.output.fmt("tsv")  # --json with another --format: a usage error before any work
+    age = parse_optional_duration(args.older_than)
+    config = ctx.config if age is None or args.missing else config_or_none(ctx)
+    chosen = args.filters or make_filters()
+    moment = service.now()  # one cutoff for the question and the run it asked about
+
+    def prune(dry_run: bool) -> Pruned:
+        with progress(ctx, "checking" if dry_run else "pruning") as tick:
+            return service.prune(
+                ctx.store,
+                config,
+                older_than=age,
+                missing=args.missing,
+                agent=chosen.agent,
+                provider=chosen.provider,
+                prefix=chosen.prefix,
+                match=chosen.match,
+                labels=chosen.labels,
+                state=chosen.state,  # type: ignore[arg-type]
+                dry_run=dry_run,
+                at=moment,
+                progress=tick,
+                # The count is for the summary; cron's `-q prune` skips the pass it costs.
+                count=not ctx.quiet or args.output.json_output,
+            )
+
+    if not args.dry_run and should_ask(args.yes):
+        plan = prune(True)
+        if plan.removed:
+            count = len(plan.removed)
+            rows = [_who(m.agent, m.key) for m in plan.removed[:10]]
+            ctx.echo_err(_summary(plan, True, args.missing))
+            confirm(f"Remove {plural(count)}?", rows, count, cancelled="cancelled; nothing removed")
+    pruned = prune(args.dry_run)
+    _report_prune(ctx, args, pruned)
+
+
+def age_text(age: timedelta | None) -> str | None:
+    """``30d`` as people write a TTL, not ``4w2d``; other lengths as durations print."""
+    if age is None:
+        return None
+    from sessmap.durations import format_duration
+
+    seconds = int(age.total_seconds())
+    return f"{seconds // 86400}d" if seconds and seconds % 86400 == 0 else format_duration(age)
+
+
+def _summary(pruned: Pruned, dry_run: bool, missing: bool) -> str:
+    """``removed 12 of 4,211 mappings older than 30d``: the one line cron mails."""
+    from sessmap.cli.confirm import plural
+
+    verb = "would remove" if dry_run else "removed"
+    age = age_text(pruned.older_than)
+    what = f"older than {age}" + (" or whose transcript is gone" if missing else "")
+    scope = f"of {plural(pruned.scanned)}" if pruned.scanned is not None else "mappings"
+    line = f"{verb} {len(pruned.removed):,} {scope} {what}"
+    if pruned.pinned:
+        line += f"; kept {pruned.pinned:,} labelled pin=true"
+    return line
+
+
+def _report_prune(ctx: AppContext, args: PruneArgs, pruned: Pruned) -> None:
+    from sessmap.cli.render import write_mappings
+    from sessmap.model import format_timestamp
+
+    removed = pruned.removed
+    if args.output.json_output:
+        write_json(
+            {
+                "dry_run": args.dry_run,
+                "count": len(removed),
+                "scanned": pruned.scanned,
+                "pinned": pruned.pinned,
+                "older_than": age_text(pruned.older_than),
+                "cutoff": format_timestamp(pruned.cutoff) if pruned.cutoff is not None else None,
+                "removed": [m.to_dict() for m in removed],
+                "kept": [k.to_dict() for k in pruned.kept],
+            }
+        )
+    elif not ctx.quiet:
+        write_mappings(removed, args.output.fmt("tsv"), sys.stdout, color=ctx.color)
+    if removed:  # nothing gone, nothing said: cron mails any output
+        ctx.info(_summary(pruned, args.dry_run, args.missing))
+    if pruned.kept:
+        first = pruned.kept[0]
+        ctx.info(
+            f"kept {len(pruned.kept)} mapping(s) whose transcript could not be checked from here "
+            f"(first: {first.mapping.key!r}: {first.reason}); see doctor"
+        )
+
+
+@contextmanager
+def _lines(source: str, *, again: bool) -> Iterator[Iterable[bytes]]:
+    """The JSONL of ``source`` (a path, or - for stdin). ``again``: it will be read twice (a
+    dry pass for the question, then the import), so stdin is read into memory first."""
+    from sessmap.errors import InvalidInput
+
+    if source == "-":
+        yield sys.stdin.buffer.readlines() if again else sys.stdin.buffer
+        return
+    try:
+        stream = Path(source).open("rb")  # noqa: SIM115 - closed below, after the streaming import
+    except OSError as err:
+        raise InvalidInput(f"cannot read {source}: {err.strerror}") from None
+    with stream:
+        yield stream
+
+
+def run_import(ctx: AppContext, args: ImportArgs) -> None:
+    from sessmap import service
+    from sessmap.cli.confirm import confirm, plural, should_ask
+    from sessmap.cli.progress import progress
+
+    ask = args.on_conflict == "replace" and not args.dry_run and should_ask(args.yes)
+    with _lines(args.source, again=ask) as lines:
+        if ask:
+            lines = list(lines)  # a file too: the question and the import read the same lines
+            with progress(ctx, "checking") as tick:
+                plan = service.import_mappings(
+                    ctx.store, lines, args.on_conflict, dry_run=True, progress=tick
+                )
+            if plan.replacing:
+                count = len(plan.replacing)
+                rows = [_who(agent, key) for agent, key in plan.replacing[:10]]
+                ctx.echo_err(f"{plural(plan.mappings.inserted)} new, {plural(count)} to replace:")
+                confirm(f"Replace {plural(count)}?", rows, count, cancelled="cancelled; nothing imported")
+        with progress(ctx, "checking" if args.dry_run else "importing") as tick:
+            result = service.import_mappings(
+                ctx.store, lines, args.on_conflict, dry_run=args.dry_run, progress=tick
+            )
+    _report_import(ctx, args, result)
+
+
+def _report_import(ctx: AppContext, args: ImportArgs, result: Imported) -> None:
+    from sessmap.errors import Conflict
+
+    counts = result.mappings
+    if args.json_output:
+        write_json(
+            {
+                "dry_run": args.dry_run,
+                "inserted": counts.inserted,
+                "replaced": counts.replaced,
+                "skipped": counts.skipped,
+                "conflicts": [{"agent": agent, "key": key} for agent, key in counts.conflicts],
+                "transcript_lines": result.transcript_lines,
+            }
+        )
+    total = counts.inserted + counts.replaced
+    entries = "transcript entries read" if args.dry_run else "transcript entries"
+    transcripts = f"; {result.transcript_lines} {entries}" if result.transcript_lines else ""
+    verb = "would import" if args.dry_run else "imported"
+    ctx.info(
+        f"{verb} {total} mapping(s): {counts.inserted} new, {counts.replaced} replaced, "
+        f"{counts.skipped} skipped{transcripts}" + ("; nothing changed" if args.dry_run else "")
+    )
+    if counts.conflicts:  # a dry run's: the import would fail as a whole
+        agent, key = counts.conflicts[0]
+        raise Conflict(
+            f"the import would fail: {len(counts.conflicts)} mapping(s) exist already "
+            f"(first: {key!r}, agent {agent})",
+            reason="import-conflict",
+            agent=agent,
+            key=key,
+            count=len(counts.conflicts),
+        )

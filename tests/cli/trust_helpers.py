@@ -1,0 +1,129 @@
+"""Shared by the tests of confirmations, dry runs, prune filters, ``rm -``, JSON summaries and
+progress bars: the installed ``sessmap`` run in a subprocess (or on a pseudo-terminal), a
+store seeded in one import, and a snapshot of a store's whole content to compare."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pty
+import select
+import sqlite3
+import subprocess
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from tests.support import SESSMAP
+
+FILE_STORES = ("sqlite", "json")
+OLD = "2020-01-01T00:00:00Z"  # old enough for any --older-than
+NEW = "2999-01-01T00:00:00Z"  # never old
+TIMEOUT = 60
+
+
+def store_url(kind: str, folder: Path) -> str:
+    return f"sqlite:{folder / 'map.db'}" if kind == "sqlite" else f"json:{folder / 'map.json'}"
+
+
+def run(
+    store: str, *args: str, input: str | None = None, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``sessmap --store STORE ARGS…``, not at a terminal (stdin a pipe or /dev/null)."""
+    return subprocess.run(
+        [str(SESSMAP), "--store", store, *args],
+        input=input,
+        stdin=subprocess.DEVNULL if input is None else None,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=TIMEOUT,
+    )
+
+
+def row(key: str, agent: str = "default", *, seen: str = OLD, **fields: Any) -> dict[str, Any]:
+    digest = hashlib.sha256(f"{agent}/{key}".encode()).hexdigest()
+    session_id = f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}"
+    return {
+        "key": key,
+        "agent": agent,
+        "provider": "claude",
+        "session_id": session_id,
+        "created_at": seen,
+        **fields,
+    }
+
+
+def seed(store: str, rows: Iterable[dict[str, Any]]) -> None:
+    done = run(store, "import", "-", input="".join(json.dumps(r) + "\n" for r in rows))
+    assert done.returncode == 0, done.stderr
+
+
+def pairs(store: str) -> set[tuple[str, str]]:
+    """(agent, key) of every mapping in the store."""
+    done = run(store, "export")
+    assert done.returncode == 0, done.stderr
+    return {(m["agent"], m["key"]) for m in map(json.loads, done.stdout.splitlines())}
+
+
+def snapshot(store: str) -> Any:
+    """The store's whole content: every table's rows (SQLite), or the file's bytes (JSON)."""
+    kind, _, path = store.partition(":")
+    if kind == "json":
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as connection:
+        return list(connection.iterdump())
+
+
+def gone_row(key: str, home: Path, **fields: Any) -> dict[str, Any]:
+    """A mapping whose transcript is proven gone: it ran on this host from ``home`` (a folder
+    that exists), and no transcript file is there."""
+    home.mkdir(parents=True, exist_ok=True)
+    return row(key, host=os.uname().nodename, agent_home=str(home), cwd=str(home), **fields)
+
+
+def in_terminal(
+    store: str,
+    *args: str,
+    answer: str | None = None,
+    env: Mapping[str, str] | None = None,
+    stdin_terminal: bool = True,
+) -> tuple[int, str, str]:
+    """Run sessmap with stderr (and stdin, unless ``stdin_terminal`` is false) on a
+    pseudo-terminal; type ``answer`` once the question ``[y/N]`` shows. Returns the exit code,
+    stdout and what the terminal showed."""
+    controller, follower = pty.openpty()
+    process = subprocess.Popen(
+        [str(SESSMAP), "--store", store, *args],
+        stdin=follower if stdin_terminal else subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=follower,
+        env={**os.environ, "COLUMNS": "100", **(env or {})},
+    )
+    os.close(follower)
+    shown = b""
+    answered = False
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([controller], [], [], 0.5)
+        if ready:
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:  # EIO: the terminal's last writer is gone
+                break
+            if not chunk:
+                break
+            shown += chunk
+        if answer is not None and not answered and b"[y/N] " in shown:
+            os.write(controller, answer.encode() + b"\n")
+            answered = True
+        if not ready and process.poll() is not None:
+            break
+    os.close(controller)
+    assert process.stdout is not None
+    with process.stdout:
+        out = process.stdout.read().decode()
+    code = process.wait(timeout=TIMEOUT)
+    return code, out, shown.decode(errors="replace").replace("\r\n", "\n")
