@@ -15,9 +15,9 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 from tests.support import SESSMAP
+from tests.support.cli import show_json
 
 TIMEOUT = 30  # seconds: a hang fails the test instead of blocking the suite
 
@@ -40,18 +40,6 @@ def install_codex(folder: Path) -> Path:
     codex.write_text(FAKE_CODEX.format(python=sys.executable))
     codex.chmod(0o755)
     return codex
-
-
-def show(store: str, key: str) -> dict[str, Any]:
-    result = subprocess.run(
-        [str(SESSMAP), "--store", store, "show", key, "--json"],
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        check=True,
-    )
-    shown: dict[str, Any] = json.loads(result.stdout)
-    return shown
 
 
 def test_exec_piped_into_head_ends_and_records_the_run(tmp_path: Path) -> None:
@@ -91,7 +79,7 @@ def test_exec_piped_into_head_ends_and_records_the_run(tmp_path: Path) -> None:
     assert started["type"] == "thread.started"
     # The agent died of SIGPIPE, as `codex … | head -1` does, and its status is exec's.
     assert code == 128 + signal.SIGPIPE, (code, stderr)
-    shown = show(store, "p1")
+    shown = show_json(store, "p1")
     assert shown["session_id"] == started["thread_id"]  # captured from the line head printed
     assert shown["state"] == "active"
     assert shown["turns"] == 1
@@ -107,6 +95,6 @@ def test_exec_piped_into_head_ends_and_records_the_run(tmp_path: Path) -> None:
         timeout=TIMEOUT,
     )
     assert again.returncode == 0, again.stderr
-    shown = show(store, "p1")
+    shown = show_json(store, "p1")
     assert shown["turns"] == 2 and shown["last_exit"] == 0
     assert shown["session_id"] == started["thread_id"]  # resumed, not replaced

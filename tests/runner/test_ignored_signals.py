@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 from tests.support import SESSMAP
+from tests.support.cli import show_json
 
 TIMEOUT = 30  # seconds for any one process: a hang fails the test
 AGENT_SECONDS = 1.5
@@ -67,18 +68,6 @@ def wait_for(path: Path) -> None:
         time.sleep(0.02)
 
 
-def show(store: str, key: str) -> dict[str, Any]:
-    result = subprocess.run(
-        [str(SESSMAP), "--store", store, "show", key, "--json"],
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        check=True,
-    )
-    shown: dict[str, Any] = json.loads(result.stdout)
-    return shown
-
-
 def run_and_signal(
     tmp_path: Path, name: str, disposition: str, *, catch: bool
 ) -> tuple[int, str, dict[str, Any], Path]:
@@ -115,7 +104,7 @@ def run_and_signal(
             sessmap.wait()
         if sessmap.stderr is not None:
             sessmap.stderr.close()
-    shown = show(store, "h1")
+    shown = show_json(store, "h1")
     assert shown["turns"] == 1
     return (
         sessmap.returncode,

@@ -118,6 +118,12 @@ def run_sessmap(
     return done
 
 
+def show_json(store: str, key: str) -> dict[str, Any]:
+    """``sessmap --store STORE show KEY --json``, parsed; the command must succeed."""
+    shown: dict[str, Any] = json.loads(run_sessmap("show", key, "--json", store=store, check=True).stdout)
+    return shown
+
+
 def one_error_line(result: Result | subprocess.CompletedProcess[str]) -> str:
     """The stderr of a failed command (in process or not): exactly one ``sessmap: error:``
     line, no traceback."""

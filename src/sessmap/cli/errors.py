@@ -21,6 +21,8 @@ HINTS: dict[str, Hint] = {
     # reason: the shell's next step; a template is filled from the error's data (``{key}``…).
     "busy": "wait for it, or give --wait-timeout DURATION",
     "not-found": "try: sessmap list",
+    "damaged-store": "see what is wrong with `sessmap doctor`; fix or restore the file",
+    "no-command": "put it after --: sessmap exec KEY -- claude -p hi",
     "no-store": "create one with `sessmap create KEY`, or check --store and SESSMAP_STORE",
     "no-session-yet": "try: sessmap exec {key} -- CMD",
     "mapping-exists": "try: sessmap create --force {key}, or sessmap show {key}",

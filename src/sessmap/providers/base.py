@@ -129,7 +129,7 @@ def session_flag_in(args: Sequence[str], flags: frozenset[str]) -> str | None:
 
 def reject_session_flag(provider: str, flag: str) -> InvalidInput:
     return InvalidInput(
-        f"the {provider} command already picks a session ({flag}); sessmap exec adds session flags itself",
+        f"the {provider} command already picks a session ({flag}); sessmap adds session flags itself",
         reason="session-flag",
         hint="drop it",
         provider=provider,

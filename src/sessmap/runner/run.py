@@ -83,9 +83,7 @@ class Run:
     @classmethod
     def open(cls, request: ExecRequest, store: Store, config: Config, notify: Notify) -> Run:
         if not request.command:
-            raise InvalidInput(
-                "no agent command given", hint="put it after --: sessmap exec KEY -- claude -p hi"
-            )
+            raise InvalidInput("no agent command given", reason="no-command")
         profile = config.agents.get(request.agent, AgentProfile())
         mapping = store.get(request.agent, request.key)
         provider = get_provider(provider_name(request, profile, mapping), config)

@@ -156,7 +156,7 @@ class JSONStore(Closing):
             except InvalidInput as err:
                 message = f"{self.path}: mapping #{number} is invalid: {err}"
                 if problems is None:
-                    raise StoreError(message, hint="fix the file by hand, or run `sessmap doctor`") from None
+                    raise StoreError(message, reason="damaged-store", path=str(self.path)) from None
                 problems.append(message)
                 continue
             snapshot[mapping.agent, mapping.key] = mapping

@@ -244,7 +244,8 @@ class SQLiteStore(Closing):
         except InvalidInput as err:
             raise StoreError(
                 f"{self.url}: stored mapping {row[1]!r} (agent {row[0]}) is damaged: {err}",
-                hint="run `sessmap doctor`",
+                reason="damaged-store",
+                path=str(self.path),
             ) from None
 
     def _get(self, db: sqlite3.Connection, agent: str, key: str) -> Mapping | None:

@@ -22,7 +22,7 @@ from sessmap.stores import locks
 from sessmap.stores.base import TranscriptInfo
 from sessmap.stores.sqlite_transcripts import utf8
 
-DOCTOR = "run `sessmap doctor`"
+DAMAGED = "damaged-store"  # the reason of a damaged file: the CLI points to `doctor`
 
 
 def digest(text: str) -> str:
@@ -57,7 +57,7 @@ def io_error(path: Path, err: OSError, doing: str = "write") -> NoReturn:
 
 def damaged(path: Path, err: Exception) -> NoReturn:
     reason = f"no {err} field" if isinstance(err, KeyError) else str(err)
-    raise StoreError(f"{path} is damaged ({reason})", hint=DOCTOR) from None
+    raise StoreError(f"{path} is damaged ({reason})", reason=DAMAGED) from None
 
 
 def pwrite_all(fd: int, data: bytes, offset: int) -> None:
@@ -81,7 +81,7 @@ def read_json(path: Path) -> dict[str, Any] | None:
     except ValueError:
         value = None
     if not isinstance(value, dict):
-        raise StoreError(f"{path} is damaged (not a JSON object)", hint=DOCTOR)
+        raise StoreError(f"{path} is damaged (not a JSON object)", reason=DAMAGED)
     return value
 
 
@@ -134,7 +134,7 @@ def open_data(path: Path, size: int) -> int:
         os.close(fd)
         raise StoreError(
             f"{path} holds {found} bytes where its metadata counts {size}: the transcript is damaged",
-            hint=DOCTOR,
+            reason=DAMAGED,
         )
     return fd
 

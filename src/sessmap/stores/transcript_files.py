@@ -36,7 +36,7 @@ from sessmap.stores import locks
 from sessmap.stores.base import TranscriptInfo, TranscriptKey
 from sessmap.stores.sqlite_transcripts import batches, tail_after, utf8
 from sessmap.stores.transcript_file_io import (
-    DOCTOR,
+    DAMAGED,
     Paths,
     as_count,
     as_string,
@@ -119,7 +119,7 @@ class FileTranscripts:
         except (KeyError, TypeError, ValueError) as err:
             damaged(path, err)
         if self._paths(key).meta != path:
-            raise StoreError(f"{path} holds the metadata of another transcript", hint=DOCTOR)
+            raise StoreError(f"{path} holds the metadata of another transcript", reason=DAMAGED)
         return info
 
     def _summary(self, path: Path) -> tuple[str, str, str] | None:
@@ -136,7 +136,7 @@ class FileTranscripts:
         except (KeyError, TypeError) as err:
             damaged(path, err)
         if self._paths(TranscriptKey(*found[:2])).session / SUMMARY != path:
-            raise StoreError(f"{path} holds the summary of another session", hint=DOCTOR)
+            raise StoreError(f"{path} holds the summary of another session", reason=DAMAGED)
         return found
 
     def _session_key(self, session: Path) -> tuple[str, str] | None:
@@ -225,7 +225,7 @@ class FileTranscripts:
                     io_error(paths.data, err, "read")
                 if not raw.endswith(b"\n"):
                     raise StoreError(
-                        f"{paths.data} ends before the {info.lines} lines its metadata counts", hint=DOCTOR
+                        f"{paths.data} ends before the {info.lines} lines its metadata counts", reason=DAMAGED
                     )
                 if index >= start:
                     yield raw[:-1]
