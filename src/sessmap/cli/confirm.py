@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
+from sessmap.cli.echo import isatty
 from sessmap.errors import SessmapError
 
 SHOWN = 10
@@ -22,16 +23,9 @@ class Cancelled(SessmapError):
     for this, which here would read as a bad command line)."""
 
 
-def _isatty(stream: object) -> bool:
-    try:
-        return bool(stream.isatty())  # type: ignore[attr-defined]
-    except (AttributeError, ValueError):  # replaced or closed streams
-        return False
-
-
 def should_ask(yes: bool) -> bool:
     """Whether to ask: not ``--yes``, and someone is at a terminal to answer."""
-    return not yes and _isatty(sys.stdin) and _isatty(sys.stderr)
+    return not yes and isatty(sys.stdin) and isatty(sys.stderr)
 
 
 def confirm(question: str, rows: Sequence[str], total: int, *, cancelled: str) -> None:

@@ -11,7 +11,7 @@ def echo_err(message: str) -> None:
     bytes (Click's choice)."""
     stream = sys.stderr
     text = message + "\n"
-    if "\033" in text and not _isatty(stream):
+    if "\033" in text and not isatty(stream):
         import re
 
         text = re.sub(r"\033\[[;?0-9]*[a-zA-Z]", "", text)
@@ -25,10 +25,11 @@ def echo_err(message: str) -> None:
     stream.flush()
 
 
-def _isatty(stream: object) -> bool:
+def isatty(stream: object) -> bool:
+    """Whether ``stream`` is a terminal; a replaced or closed stream is not."""
     try:
         return bool(stream.isatty())  # type: ignore[attr-defined]
-    except Exception:
+    except (AttributeError, ValueError, OSError):
         return False
 
 

@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from sessmap.cli.echo import isatty
+
 if TYPE_CHECKING:
     from sessmap.cli.context import AppContext
 
@@ -42,7 +44,7 @@ def _delay() -> float:
 @contextmanager
 def progress(ctx: AppContext, description: str, total: int | None = None) -> Iterator[Tick]:
     """A ``tick(n)`` that counts ``n`` more items done; a no-op off a terminal or with -q."""
-    if ctx.quiet or not _isatty(sys.stderr):
+    if ctx.quiet or not isatty(sys.stderr):
         yield _noop
         return
     bar = _Bar(description, total, _delay(), color=ctx.color)
@@ -62,13 +64,6 @@ def counted(items: Iterator[T], tick: Tick) -> Iterator[T]:
         close = getattr(items, "close", None)
         if close is not None:
             close()
-
-
-def _isatty(stream: object) -> bool:
-    try:
-        return bool(stream.isatty())  # type: ignore[attr-defined]
-    except (AttributeError, ValueError):
-        return False
 
 
 class _Bar:
