@@ -41,7 +41,7 @@ ARRIVAL_TIMEOUT = 10.0  # a run not seen waiting by then is started after anyway
 # the arguments; the script ignores them.
 AGENT = f"""#!/bin/sh
 printf '%s\\n' "$FAIR_QUEUE_RUN" >> "$FAIR_QUEUE_LOG"
-sleep {AGENT_SECONDS}
+sleep "${{FAIR_QUEUE_SLEEP:-{AGENT_SECONDS}}}"
 """
 CONFIG = """\
 [providers.fake]
@@ -103,7 +103,15 @@ class World:
     folder: Path
     started: list[Run] = field(default_factory=list)
 
-    def start(self, key: str, name: str, log: Path, *options: str, host: str | None = None) -> Run:
+    def start(
+        self,
+        key: str,
+        name: str,
+        log: Path,
+        *options: str,
+        host: str | None = None,
+        sleep: float | None = None,
+    ) -> Run:
         """``sessmap exec`` on ``key``; on a host of that name (a UTS namespace of its own)."""
         argv = sessmap_argv("--config", str(self.folder / "config.toml"), store=self.url)
         argv += ["exec", key, "--provider", "fake", "--cwd", str(self.folder), *options]
@@ -112,7 +120,12 @@ class World:
             on_host = ["unshare", "--uts", "sh", "-c", SET_HOSTNAME, host] if host else []
             process = subprocess.Popen(
                 [*on_host, *argv, "--", str(self.folder / "agent")],
-                env={**os.environ, "FAIR_QUEUE_RUN": name, "FAIR_QUEUE_LOG": str(log)},
+                env={
+                    **os.environ,
+                    "FAIR_QUEUE_RUN": name,
+                    "FAIR_QUEUE_LOG": str(log),
+                    **({"FAIR_QUEUE_SLEEP": str(sleep)} if sleep is not None else {}),
+                },
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=child_side,
@@ -172,7 +185,10 @@ def test_waiters_from_two_hosts_are_served_in_arrival_order(world: World) -> Non
     for number in range(RUNS):
         time.sleep(max(0.0, SPACING - (time.monotonic() - last_start)))
         last_start = time.monotonic()
-        runs.append(world.start(key, str(number), log, host=("host-a", "host-b")[number % 2]))
+        # An agent that outlasts a server store's start-up (~0.5 s): each next run arrives
+        # while the one before still runs, so it must say whom it waits for.
+        host = ("host-a", "host-b")[number % 2]
+        runs.append(world.start(key, str(number), log, host=host, sleep=1.5))
         runs[-1].wait_arrival()
     done = [run.finish() for run in runs]
     assert succeeded(done), done
