@@ -19,6 +19,7 @@ from typing import NamedTuple
 
 import pytest
 from tests.support import SESSMAP
+from tests.support.terminal import read_terminal
 
 AGE = re.compile(r"(\d+[smhdw] ago|just now)$")
 LONG_KEY = "discord:" + "1234567890" * 7  # 78 characters: wider than 60 and 70 columns
@@ -46,18 +47,13 @@ def at_terminal(*args: str, columns: int, page_lines: int = 31) -> Seen:
         env=env,
     )
     os.close(follower)
-    chunks: list[bytes] = []
-    first_page = None
-    while True:
-        try:
-            chunk = os.read(controller, 65536)
-        except OSError:  # EIO: the terminal's last writer is gone
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-        if first_page is None and b"".join(chunks).count(b"\n") >= page_lines:
-            first_page = time.perf_counter() - start
+    first_page: list[float] = []
+
+    def time_the_first_page(shown: bytes) -> None:
+        if not first_page and shown.count(b"\n") >= page_lines:
+            first_page.append(time.perf_counter() - start)
+
+    shown = read_terminal(controller, on_output=time_the_first_page)
     os.close(controller)
     assert process.stderr is not None
     with process.stderr:
@@ -65,8 +61,8 @@ def at_terminal(*args: str, columns: int, page_lines: int = 31) -> Seen:
     _, status, usage = os.wait4(process.pid, 0)
     process.returncode = os.waitstatus_to_exitcode(status)
     elapsed = time.perf_counter() - start
-    stdout = b"".join(chunks).decode().replace("\r\n", "\n")  # the terminal's own newline mapping
-    return Seen(stdout, stderr, process.returncode, first_page or elapsed, usage.ru_maxrss)
+    stdout = shown.decode().replace("\r\n", "\n")  # the terminal's own newline mapping
+    return Seen(stdout, stderr, process.returncode, first_page[0] if first_page else elapsed, usage.ru_maxrss)
 
 
 def import_rows(rows: list[dict[str, object]], tmp_path: Path) -> None:

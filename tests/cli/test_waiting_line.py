@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from tests.fakeagent.harness import FakeAgents, wait_for
 from tests.support.cli import sessmap_argv
+from tests.support.terminal import read_terminal
 
 
 @pytest.fixture
@@ -40,21 +41,13 @@ def queued_stderr(agents: FakeAgents, *global_options: str, terminal: bool) -> s
         stderr=follower,
     )
     os.close(follower)
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(controller, 4096)
-        except OSError:  # EIO: the terminal's last writer is gone
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
+    shown = read_terminal(controller)
     os.close(controller)
     assert process.wait(timeout=60) == 0
     for started in (holder, other):
         started.communicate(timeout=60)
         assert started.returncode == 0
-    return b"".join(chunks).decode()
+    return shown.decode()
 
 
 def test_a_queued_run_at_a_terminal_says_whom_it_waits_for(agents: FakeAgents) -> None:

@@ -8,15 +8,14 @@ import hashlib
 import json
 import os
 import pty
-import select
 import sqlite3
 import subprocess
-import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from tests.support import SESSMAP
+from tests.support.terminal import read_terminal
 
 FILE_STORES = ("sqlite", "json")
 OLD = "2020-01-01T00:00:00Z"  # old enough for any --older-than
@@ -103,24 +102,15 @@ def in_terminal(
         env={**os.environ, "COLUMNS": "100", **(env or {})},
     )
     os.close(follower)
-    shown = b""
     answered = False
-    deadline = time.monotonic() + TIMEOUT
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([controller], [], [], 0.5)
-        if ready:
-            try:
-                chunk = os.read(controller, 65536)
-            except OSError:  # EIO: the terminal's last writer is gone
-                break
-            if not chunk:
-                break
-            shown += chunk
+
+    def answer_the_question(shown: bytes) -> None:
+        nonlocal answered
         if answer is not None and not answered and b"[y/N] " in shown:
             os.write(controller, answer.encode() + b"\n")
             answered = True
-        if not ready and process.poll() is not None:
-            break
+
+    shown = read_terminal(controller, on_output=answer_the_question, process=process, timeout=TIMEOUT)
     os.close(controller)
     assert process.stdout is not None
     with process.stdout:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
 
 from sessmap import files
 from sessmap.errors import StoreError
@@ -112,7 +111,7 @@ def create_private_file(path: Path) -> bool:
 
 def thread_lock_path(locks_dir: Path, agent: str, key: str) -> Path:
     # Hash: keys are any Unicode up to 512 characters, too long and too free for a file name.
-    digest = _sha256(f"{agent}\0{key}".encode()).hexdigest()
+    digest = files.sha256_hex(f"{agent}\0{key}".encode())
     return locks_dir / f"{digest}.lock"
 
 
@@ -135,16 +134,3 @@ def thread_lock(
 def locks_dir_for(store_path: Path) -> Path:
     """``<store path>.locks``: where a file store keeps its per-thread lock files."""
     return store_path.with_name(store_path.name + ".locks")
-
-
-def _sha256(data: bytes) -> Any:
-    """hashlib's sha256 without loading OpenSSL (~5 ms of every exec's start), as ``random``
-    does for sha512: CPython's built-in module, under its 3.12+ or its 3.11 name."""
-    try:
-        from _sha2 import sha256  # type: ignore[import-not-found, unused-ignore]
-    except ImportError:
-        try:
-            from _sha256 import sha256  # type: ignore[import-not-found, no-redef, unused-ignore]
-        except ImportError:
-            from hashlib import sha256  # type: ignore[assignment, unused-ignore]
-    return sha256(data)

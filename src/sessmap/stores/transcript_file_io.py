@@ -26,9 +26,7 @@ DAMAGED = "damaged-store"  # the reason of a damaged file: the CLI points to `do
 
 
 def digest(text: str) -> str:
-    import hashlib  # loads OpenSSL: only once a transcript is touched, not for every command
-
-    return hashlib.sha256(utf8(text).encode("utf-8")).hexdigest()
+    return files.sha256_hex(utf8(text).encode("utf-8"))
 
 
 @dataclass(frozen=True, slots=True)
