@@ -11,14 +11,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sessmap.errors import ExitCode, InvalidInput
-from sessmap.model import (
-    MAX_HISTORY,
-    HistoryEntry,
-    Mapping,
-    Parent,
-    format_timestamp,
+from sessmap.model import MAX_HISTORY, HistoryEntry, Mapping, Parent, format_timestamp, parse_timestamp
+from sessmap.validation import (
     parse_label,
-    parse_timestamp,
     validate_agent,
     validate_cwd,
     validate_key,

@@ -14,7 +14,7 @@ from types import MappingProxyType
 from typing import Any, Literal, NamedTuple
 
 from sessmap.errors import InvalidInput, SessmapError
-from sessmap.model import validate_agent, validate_provider
+from sessmap.validation import validate_agent, validate_provider
 
 APP_NAME = "sessmap"
 OnStale = Literal["fresh", "fail"]

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sessmap.errors import InvalidInput
-from sessmap.model import validate_agent
+from sessmap.validation import validate_agent
 
 if TYPE_CHECKING:
     from sessmap.config import Config

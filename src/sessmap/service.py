@@ -22,8 +22,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from sessmap.errors import Conflict, NotFound
-from sessmap.model import Mapping, now, validate_agent, validate_key
+from sessmap.model import Mapping, now
 from sessmap.stores.base import Store
+from sessmap.validation import validate_agent, validate_key
 
 if TYPE_CHECKING:
     from sessmap.config_file import (
@@ -85,10 +86,8 @@ _LAZY = {
 _LAZY.update(
     {
         **dict.fromkeys(("InvalidInput", "StoreError"), "sessmap.errors"),
-        **dict.fromkeys(
-            ("MAX_HISTORY", "Parent", "validate_cwd", "validate_provider", "validate_session_id"),
-            "sessmap.model",
-        ),
+        **dict.fromkeys(("MAX_HISTORY", "Parent"), "sessmap.model"),
+        **dict.fromkeys(("validate_cwd", "validate_provider", "validate_session_id"), "sessmap.validation"),
         **dict.fromkeys(("ImportResult", "OnConflict", "Query"), "sessmap.stores.base"),
     }
 )

@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sessmap import service
 from sessmap.errors import SessmapError, StoreError
-from sessmap.model import Mapping, State, validate_agent, validate_provider
+from sessmap.model import Mapping, State
 from sessmap.service_details import Transcript, locator_of, transcript_of
 from sessmap.stores.base import Query, Store
+from sessmap.validation import validate_agent, validate_provider
 
 if TYPE_CHECKING:
     from sessmap.config import Config

@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 from sessmap import service
 from sessmap.errors import Conflict, InvalidInput, NotFound
-from sessmap.model import Mapping, Parent, validate_agent, validate_cwd, validate_key, validate_session_id
+from sessmap.model import Mapping, Parent
 from sessmap.service import _exists_already, _no_mapping, require
 from sessmap.stores.base import Store
+from sessmap.validation import validate_agent, validate_cwd, validate_key, validate_session_id
 
 if TYPE_CHECKING:
     from sessmap.config import Config

@@ -7,8 +7,9 @@ from typing import IO, Any, NamedTuple, Protocol
 
 from sessmap import service
 from sessmap.errors import Conflict, InvalidInput
-from sessmap.model import MAX_HISTORY, Mapping, validate_session_id
+from sessmap.model import MAX_HISTORY, Mapping
 from sessmap.stores.base import ImportResult, OnConflict, Query, Store
+from sessmap.validation import validate_session_id
 
 # json, tempfile and the transcript archive load inside the functions that use them.
 

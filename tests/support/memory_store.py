@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 
 from sessmap.errors import Busy
-from sessmap.model import Mapping, validate_key
+from sessmap.model import Mapping
 from sessmap.stores.base import (
     TAIL_BYTES,
     ImportResult,
@@ -36,6 +36,7 @@ from sessmap.stores.base import (
     renamed,
     reparented,
 )
+from sessmap.validation import validate_key
 
 Position = tuple[str, str]  # (agent, key)
 

@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from pathlib import PurePath
 
 from sessmap.errors import InvalidInput
-from sessmap.model import validate_session_id
 from sessmap.providers.base import (
     AgentOutput,
     OutputWatch,
@@ -24,6 +23,7 @@ from sessmap.providers.base import (
     required_id,
 )
 from sessmap.transcripts.locate import CodexLocator
+from sessmap.validation import validate_session_id
 
 EXEC_SUBCOMMANDS = frozenset({"exec", "e"})
 SESSION_SUBCOMMANDS = frozenset({"resume", "fork"})

@@ -15,7 +15,6 @@ from collections.abc import Sequence
 
 from sessmap.config import ProviderTemplate
 from sessmap.errors import InvalidInput
-from sessmap.model import validate_session_id
 from sessmap.providers.base import (
     NO_WATCH,
     AgentOutput,
@@ -24,6 +23,7 @@ from sessmap.providers.base import (
     reject_session_flag,
     session_flag_in,
 )
+from sessmap.validation import validate_session_id
 
 SESSION_ID = "{session_id}"
 PARENT_ID = "{parent_id}"

@@ -31,11 +31,11 @@ import os
 from pathlib import Path
 
 from sessmap.config import Config
-from sessmap.model import validate_agent, validate_key
 from sessmap.runner.process import AgentNotExecutable, AgentNotFound
 from sessmap.runner.request import ExecPlan, ExecRequest, ExecResult, Notify
 from sessmap.runner.run import Run
 from sessmap.stores.base import OnWait, Store
+from sessmap.validation import validate_agent, validate_key
 
 __all__ = [
     "AgentNotExecutable",

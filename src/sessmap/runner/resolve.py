@@ -8,10 +8,11 @@ from pathlib import Path
 
 from sessmap.config import AgentProfile
 from sessmap.errors import Conflict, InvalidInput, SessmapError
-from sessmap.model import Mapping, validate_provider
+from sessmap.model import Mapping
 from sessmap.providers import BUILTIN_PROVIDERS
 from sessmap.runner.process import AgentNotExecutable, AgentNotFound
 from sessmap.runner.request import ExecRequest
+from sessmap.validation import validate_provider
 
 
 def provider_name(request: ExecRequest, profile: AgentProfile, mapping: Mapping | None) -> str:

@@ -303,26 +303,8 @@ class Run:
         self.attempts.append(step)
 
     def fence(self, mapping: Mapping) -> None:
-        """Raise ``Superseded`` (inside a store update: nothing is written) unless ``mapping``
-        is still the one this run started from: another run started since (this run's lock
-        was lost), the mapping was created over (a new generation), or someone switched it to
-        another session. The turn belongs to none of those, so it is recorded nowhere."""
-        key = self.request.key
-        if mapping.generation != self.generation:
-            raise Superseded(
-                f"another run started on thread {key!r}, or it was created anew, while this one ran",
-                reason="superseded",
-                key=key,
-            )
         ours = self.mapping.session_id if self.mapping is not None else None
-        if ours is not None and mapping.session_id != ours:
-            raise Superseded(
-                f"thread {key!r} was switched to session {mapping.session_id} while this run used {ours}",
-                reason="superseded",
-                key=key,
-                expected=ours,
-                found=mapping.session_id,
-            )
+        steps.fence(mapping, self.request.key, self.generation, ours)
 
     def record_id(self, step: Step, session_id: str) -> None:
         """An id the CLI picked, stored the moment it is seen (a fork stays pending-fork)."""
@@ -383,19 +365,13 @@ class Run:
 
         def finish(mapping: Mapping) -> Mapping:
             self.fence(mapping)
-            changes: dict[str, object] = {
-                "turns": mapping.turns + 1,
-                "last_used_at": started,
-                "last_exit": outcome.exit_code,
-                "updated_at": now(),
-                "host": self.host,
-                "agent_home": agent_home,
-            }
-            if materialised:
-                changes.update(state="active", session_id=session_id)
-            elif step.kind == "new":
-                changes.update(state="pending", session_id=None)  # never started: choose anew
-            return mapping.evolve(**changes).validate()
+            return steps.finished(
+                mapping,
+                steps.Turn(step.kind, session_id if materialised else None, outcome.exit_code, started),
+                self.host,
+                agent_home,
+                now(),
+            )
 
         try:
             return self.store.update(self.request.agent, self.request.key, finish)

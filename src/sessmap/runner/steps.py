@@ -5,7 +5,8 @@ flag, whether the provider chooses new sessions' ids (``chooses_id``), what the 
 prove of the transcripts (a ``Presence`` each, for the mapping's own session and, for a
 pending fork, its parent's), and ``on_stale``. No I/O, no store, no clock: an id for a new
 session comes from the ``new_id`` callable, called only when one is needed. ``started`` is
-what taking a step writes to the mapping, as a change for the caller's store update.
+what taking a step writes to the mapping, as a change for the caller's store update;
+``fence`` and ``finished`` decide what the end of a turn may write, and what.
 
 "Stale means stale" (SPEC §7): only a transcript proven gone (``Presence.resumable is
 False``) makes a session stale; one that cannot be seen (unknown) is resumed, and the agent
@@ -17,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, NamedTuple
 
+from sessmap.errors import Superseded
 from sessmap.providers import Step
 
 if TYPE_CHECKING:
@@ -162,3 +164,52 @@ def started(
         ).validate()
 
     return change
+
+
+def fence(mapping: Mapping, key: str, generation: int, ours: str | None) -> None:
+    """Raise ``Superseded`` (inside a store update: nothing is written) unless ``mapping`` is
+    still the one the run started from (``generation``, session ``ours``): another run started
+    since (this run's lock was lost), the mapping was created over (a new generation), or
+    someone switched it to another session. The turn belongs to none of those, so it is
+    recorded nowhere."""
+    if mapping.generation != generation:
+        raise Superseded(
+            f"another run started on thread {key!r}, or it was created anew, while this one ran",
+            reason="superseded",
+            key=key,
+        )
+    if ours is not None and mapping.session_id != ours:
+        raise Superseded(
+            f"thread {key!r} was switched to session {mapping.session_id} while this run used {ours}",
+            reason="superseded",
+            key=key,
+            expected=ours,
+            found=mapping.session_id,
+        )
+
+
+class Turn(NamedTuple):
+    """How a turn ended: its step's kind, the session it materialised (None: it did not),
+    the agent's exit code and when it started."""
+
+    kind: str
+    materialised: str | None
+    exit_code: int
+    started: datetime
+
+
+def finished(mapping: Mapping, turn: Turn, host: str, agent_home: str | None, stamp: datetime) -> Mapping:
+    """The mapping after a turn: counted, stamped, and pointing at the session it made."""
+    changes: dict[str, object] = {
+        "turns": mapping.turns + 1,
+        "last_used_at": turn.started,
+        "last_exit": turn.exit_code,
+        "updated_at": stamp,
+        "host": host,
+        "agent_home": agent_home,
+    }
+    if turn.materialised is not None:
+        changes.update(state="active", session_id=turn.materialised)
+    elif turn.kind == "new":
+        changes.update(state="pending", session_id=None)  # never started: choose anew
+    return mapping.evolve(**changes).validate()

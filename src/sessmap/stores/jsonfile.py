@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 from sessmap import files
 from sessmap.errors import InvalidInput, StoreError
-from sessmap.model import Mapping, validate_key
+from sessmap.model import Mapping
 from sessmap.stores import locks
 from sessmap.stores.base import (
     Closing,
@@ -39,6 +39,7 @@ from sessmap.stores.base import (
     reparented,
 )
 from sessmap.stores.transcript_files import FileTranscripts
+from sessmap.validation import validate_key
 
 if TYPE_CHECKING:
     from filelock import BaseFileLock

@@ -29,7 +29,7 @@ from datetime import datetime
 from typing import Any, LiteralString
 
 from sessmap.errors import Busy, InvalidInput, SessmapError, StoreError
-from sessmap.model import Mapping, validate_key
+from sessmap.model import Mapping
 from sessmap.stores.base import (
     Closing,
     HeldLock,
@@ -44,6 +44,7 @@ from sessmap.stores.base import (
 )
 from sessmap.stores.migrations import newer_schema
 from sessmap.urls import mask_password, passwords_in, pop_parameters, redact
+from sessmap.validation import validate_key
 
 try:
     import psycopg

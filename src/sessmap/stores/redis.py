@@ -41,7 +41,7 @@ from datetime import datetime, timedelta
 from itertools import islice
 
 from sessmap.errors import Busy, InvalidInput, StoreError
-from sessmap.model import Mapping, format_timestamp, now, validate_key
+from sessmap.model import Mapping, format_timestamp, now
 from sessmap.stores.base import (
     Closing,
     HeldLock,
@@ -55,6 +55,7 @@ from sessmap.stores.base import (
 from sessmap.stores.migrations import migrate, newer_schema, refuse_newer
 from sessmap.stores.redis_transcripts import RedisTranscripts
 from sessmap.urls import duration_parameter, mask_password, passwords_in, pop_parameters
+from sessmap.validation import validate_key
 
 try:
     import redis

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from sessmap.errors import InvalidInput, SessmapError, StoreError
-from sessmap.model import Mapping, format_timestamp, now, validate_key
+from sessmap.model import Mapping, format_timestamp, now
 from sessmap.stores import locks
 from sessmap.stores.base import (
     Closing,
@@ -48,6 +48,7 @@ from sessmap.stores.sqlite_rows import (
     where_clause,
 )
 from sessmap.stores.sqlite_transcripts import SQLiteTranscripts, m003_create_transcripts
+from sessmap.validation import validate_key
 
 __all__ = [
     "BUSY_TIMEOUT",

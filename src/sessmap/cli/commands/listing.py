@@ -36,8 +36,8 @@ def make_filters(
     state: Any = None,
 ) -> Filters:
     """The list/export filters, as typed, checked and parsed."""
-    from sessmap.model import validate_agent, validate_provider
     from sessmap.service import Filters
+    from sessmap.validation import validate_agent, validate_provider
 
     return Filters(
         agent=validate_agent(agent) if agent is not None else None,

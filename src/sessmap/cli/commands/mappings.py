@@ -36,7 +36,7 @@ def deprecated(ctx: AppContext, note: str) -> None:
 
 def parse_labels(values: Sequence[str] | None) -> list[tuple[str, str]]:
     """``--label k=v`` values; InvalidInput (exit 2) for a malformed one."""
-    from sessmap.model import parse_label
+    from sessmap.validation import parse_label
 
     return [parse_label(value) for value in values or ()]
 
