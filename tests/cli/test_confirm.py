@@ -91,6 +91,27 @@ def test_rm_of_several_keys_asks(store: str) -> None:
     assert ("default", "old:1") not in pairs(store)
 
 
+def test_a_pipe_into_rm_typed_at_a_terminal_asks_on_the_terminal(store: str) -> None:
+    """``sessmap list … | sessmap rm -``: stdin is the list, so the answer comes from the
+    controlling terminal, where the person who typed the pipe is."""
+    before = snapshot(store)
+    listed = b"old:1\tdefault\nold:2\tdefault\n"
+    code, _, shown = in_terminal(store, "rm", "-", piped=listed, answer="n")
+    assert code == 1 and "Remove 2 mappings? [y/N]" in shown, shown
+    assert snapshot(store) == before
+    code, _, shown = in_terminal(store, "rm", "-", piped=listed, answer="y")
+    assert code == 0, shown
+    assert not {("default", "old:1"), ("default", "old:2")} & pairs(store)
+
+
+def test_a_pipe_into_rm_without_a_controlling_terminal_is_not_asked(store: str) -> None:
+    """Cron: no terminal anywhere, so ``rm -`` removes what it is given, as it always did."""
+    done = run(store, "rm", "-", input="old:1\tdefault\n")
+    assert done.returncode == 0, done.stderr
+    assert "[y/N]" not in done.stderr
+    assert ("default", "old:1") not in pairs(store)
+
+
 def test_rm_of_one_key_does_not_ask(store: str) -> None:
     code, _, shown = in_terminal(store, "rm", "old:1")
     assert code == 0 and "[y/N]" not in shown

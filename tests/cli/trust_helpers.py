@@ -4,12 +4,14 @@ store seeded in one import, and a snapshot of a store's whole content to compare
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
 import pty
 import sqlite3
 import subprocess
+import termios
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -89,19 +91,30 @@ def in_terminal(
     answer: str | None = None,
     env: Mapping[str, str] | None = None,
     stdin_terminal: bool = True,
+    piped: bytes | None = None,
 ) -> tuple[int, str, str]:
-    """Run sessmap with stderr (and stdin, unless ``stdin_terminal`` is false) on a
-    pseudo-terminal; type ``answer`` once the question ``[y/N]`` shows. Returns the exit code,
-    stdout and what the terminal showed."""
+    """Run sessmap with stderr (and stdin, unless ``stdin_terminal`` is false or ``piped``
+    input is given) on a pseudo-terminal; type ``answer`` once the question ``[y/N]`` shows.
+    The pseudo-terminal is the process's controlling terminal (``/dev/tty``), as the shell
+    makes a terminal for what a person types there. Returns the exit code, stdout and what
+    the terminal showed."""
     controller, follower = pty.openpty()
+    stdin: int = follower if stdin_terminal else subprocess.DEVNULL
+    if piped is not None:
+        stdin = subprocess.PIPE
     process = subprocess.Popen(
         [str(SESSMAP), "--store", store, *args],
-        stdin=follower if stdin_terminal else subprocess.DEVNULL,
+        stdin=stdin,
         stdout=subprocess.PIPE,
         stderr=follower,
         env={**os.environ, "COLUMNS": "100", **(env or {})},
+        start_new_session=True,
+        preexec_fn=lambda: fcntl.ioctl(2, termios.TIOCSCTTY, 0),
     )
     os.close(follower)
+    if process.stdin is not None:
+        with process.stdin:
+            process.stdin.write(piped or b"")
     answered = False
 
     def answer_the_question(shown: bytes) -> None:

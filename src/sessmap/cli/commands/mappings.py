@@ -213,12 +213,19 @@ def run_rm(ctx: AppContext, args: RmArgs) -> None:
 
     targets = list(_targets_from(args.keys, args.agent))
     several = len(targets) > 1 or "-" in args.keys
-    if several and not args.dry_run and should_ask(args.yes):
+    from_stdin = "-" in args.keys
+    if several and not args.dry_run and should_ask(args.yes, input_on_stdin=from_stdin):
         plan = service.remove(ctx.store, agent=args.agent, targets=targets, dry_run=True)
         if plan.removed:
             rows = [_who(m.agent, m.key) for m in plan.removed[:10]]
             count = len(plan.removed)
-            confirm(f"Remove {plural(count)}?", rows, count, cancelled="cancelled; nothing removed")
+            confirm(
+                f"Remove {plural(count)}?",
+                rows,
+                count,
+                cancelled="cancelled; nothing removed",
+                input_on_stdin=from_stdin,
+            )
     result = service.remove(ctx.store, agent=args.agent, targets=targets, dry_run=args.dry_run)
     if args.json_output:
         write_json(
