@@ -277,6 +277,7 @@ class Bench:
         self.sizes: dict[int, Sizes] = {}
         self.list_memory: dict[int, int] = {}  # size -> peak RSS of `list` (KiB)
         self.prune_memory: dict[int, int] = {}  # size -> peak RSS of `prune` (KiB)
+        self.quiet_prune_memory: dict[int, int] = {}  # size -> peak RSS of `-q prune` deleting all
         # Byte-compile sessmap as an install does, so no run pays for compiling a changed module.
         package = Path(sessmap_package_dir())
         run([sys.executable, "-m", "compileall", "-q", str(package)], env=self.env)
@@ -472,6 +473,27 @@ class Bench:
         )
         self.ratio_row(f"`prune` of {size_name(files.size)} vs sqlite3 SELECT + DELETE", best, target)
         self.prune_memory[files.size] = best["sessmap"].max_rss_kib
+
+    def quiet_prune(self, files: Sizes) -> None:
+        """``-q prune --older-than 1s`` as cron runs it, deleting every row: no row is printed,
+        so none is held; peak memory must not grow with what it deletes (issue 14, item 10)."""
+        work = self.folder / "prune-quiet.db"
+
+        def prepare(name: str) -> None:
+            for suffix in ("-wal", "-shm"):
+                Path(f"{work}{suffix}").unlink(missing_ok=True)
+            shutil.copy(files.store, work)
+
+        best = interleaved(
+            {
+                "sessmap": lambda: self.sessmap(
+                    "-q", "--store", f"sqlite:{work}", "prune", "--older-than", "0s"
+                )
+            },
+            min(self.repeat_for(files.size), 3),
+            prepare,
+        )
+        self.quiet_prune_memory[files.size] = best["sessmap"].max_rss_kib
 
     def json_vs_sqlite(self, files: Sizes) -> None:
         assert files.json_store is not None
@@ -712,6 +734,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 bench.prune(files, 3.0 if files.size >= 1_000_000 else None)
             if len(big) >= 2:
                 bench.memory_row("prune", bench.prune_memory, None)
+            for files in big:
+                bench.quiet_prune(files)
+            if len(big) >= 2:
+                bench.memory_row("-q prune --older-than 1s", bench.quiet_prune_memory, 1.2)
         extra = [files for files in built if files.json_store is not None]
         if 10_000 not in {files.size for files in extra} and 10_000 not in sizes:
             extra.append(bench.build(10_000))
@@ -722,11 +748,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The transcript rows (benchmarks/bench_transcripts.py) use this module's helpers, under
         # the name they import it by, even when this file runs as __main__.
         sys.modules.setdefault("bench", sys.modules[__name__])
+        import bench_conversation
         import bench_locks
         import bench_transcripts
 
         bench_transcripts.add_rows(bench)
         bench_locks.add_rows(bench)
+        bench_conversation.add_rows(bench)
         print()
         print_table(bench.rows)
         failed = [row for row in bench.rows if row.verdict == "FAIL"]

@@ -38,6 +38,7 @@ def _complete(words: str, store_url: str | None = None) -> list[str]:
     return run_sessmap(base_env=env, check=True).stdout.split()
 
 
+@pytest.mark.slow
 def test_keys_complete_from_the_store(tmp_path: Path) -> None:
     store = Sessmap(f"sqlite:{tmp_path / 's.db'}", tmp_path / "s.db")
     for key in ("alpha", "alps", "beta"):
@@ -49,12 +50,14 @@ def test_keys_complete_from_the_store(tmp_path: Path) -> None:
     assert _complete("sessmap list --state p") == ["pending", "pending-fork"]
 
 
+@pytest.mark.slow
 def test_completion_never_creates_a_store(tmp_path: Path) -> None:
     url = f"sqlite:{tmp_path / 'none.db'}"
     assert _complete("sessmap get a", url) == []
     assert not (tmp_path / "none.db").exists()
 
 
+@pytest.mark.slow
 def test_keys_complete_from_the_store_a_tilde_config_names(tmp_path: Path) -> None:
     home = tmp_path / "home"
     home.mkdir()

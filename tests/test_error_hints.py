@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.support.cli import one_error_line, run_sessmap
+from tests.support.cli import SESSMAP, one_error_line, run_sessmap
 
 from sessmap import service
-from sessmap.cli.errors import HINT_FREE, HINTS, describe, exec_describe
+from sessmap.cli.errors import HINT_FREE, HINTS, cli_hint, describe, exec_describe
 from sessmap.errors import Busy, Conflict, ExecFailed, ExitCode, InvalidInput, NotFound, SessmapError
 from sessmap.model import Mapping, Parent, now
 from sessmap.runner import ExecRequest, plan_exec, run_exec
@@ -63,7 +65,10 @@ def test_the_rows_are_plain_and_fill_from_the_data() -> None:
         if isinstance(hint, str):
             assert set(re.findall(r"\{(\w+)\}", hint)) <= {"agent", "key"}, reason
     err = NotFound("no mapping for 'k' (agent a)", reason="no-session-yet", agent="a", key="k")
-    assert describe(err) == ("no mapping for 'k' (agent a); try: sessmap exec k -- CMD", ExitCode.NOT_FOUND)
+    assert describe(err) == (
+        "no mapping for 'k' (agent a); try: sessmap exec -- k -- CMD",
+        ExitCode.NOT_FOUND,
+    )
 
 
 def test_a_reason_without_a_row_says_the_cores_hint() -> None:
@@ -151,11 +156,11 @@ def test_service_errors(store: Store, tmp_path: Path) -> None:
     assert_library_safe(err, "not-found", "try: sessmap list")
 
     err = caught(lambda: service.session_id_of(store, "default", "c"))
-    assert_library_safe(err, "no-session-yet", "try: sessmap exec c -- CMD")
+    assert_library_safe(err, "no-session-yet", "try: sessmap exec -- c -- CMD")
     assert err.data["found"] == "pending"
 
     err = caught(lambda: service.create(store, None, agent="default", key="k"))
-    assert_library_safe(err, "mapping-exists", "try: sessmap create --force k, or sessmap show k")
+    assert_library_safe(err, "mapping-exists", "try: sessmap create --force -- k, or sessmap show -- k")
 
     err = caught(lambda: service.update(store, None, agent="default", key="k"))
     assert_library_safe(
@@ -163,12 +168,12 @@ def test_service_errors(store: Store, tmp_path: Path) -> None:
     )
 
     err = caught(lambda: service.rename(store, agent="default", old_key="k", new_key="other"))
-    assert_library_safe(err, "target-exists", "try: sessmap rm other first")
+    assert_library_safe(err, "target-exists", "try: sessmap rm -- other first")
     err = caught(lambda: service.fork(store, agent="default", source_key="k", target_key="other"))
-    assert_library_safe(err, "target-exists", "try: sessmap rm other first")
+    assert_library_safe(err, "target-exists", "try: sessmap rm -- other first")
 
     err = caught(lambda: service.fork(store, agent="default", source_key="c", target_key="f"))
-    assert_library_safe(err, "fork-without-session", "exec it first: sessmap exec c -- CMD")
+    assert_library_safe(err, "fork-without-session", "exec it first: sessmap exec -- c -- CMD")
 
     line = store.get("default", "k")
     assert line is not None
@@ -279,6 +284,7 @@ def store_url(tmp_path: Path) -> str:
     return f"sqlite:{tmp_path / 'cli.db'}"
 
 
+@pytest.mark.slow
 def test_the_fast_path_prints_the_same_lines(store_url: str, tmp_path: Path) -> None:
     work, elsewhere = tmp_path / "work", tmp_path / "elsewhere"
     work.mkdir()
@@ -312,16 +318,49 @@ def test_the_fast_path_prints_the_same_lines(store_url: str, tmp_path: Path) -> 
     )
 
 
+@pytest.mark.slow
 def test_the_full_app_prints_the_same_lines(store_url: str) -> None:
     assert run_sessmap("create", "k", store=store_url).returncode == 0
     done = run_sessmap("create", "k", store=store_url)
     assert done.returncode == 4
     assert one_error_line(done) == (
         "sessmap: error: a mapping for 'k' (agent default) exists already; "
-        "try: sessmap create --force k, or sessmap show k"
+        "try: sessmap create --force -- k, or sessmap show -- k"
     )
     done = run_sessmap("set", "k", store=store_url)
     assert done.returncode == 2
     assert one_error_line(done) == (
         "sessmap: error: nothing to change; give --session-id, --provider, --cwd, --label or --unlabel"
     )
+
+
+# --- issue 14 item 18: a key is pasted into the hint's command line shell-quoted, after `--` ---
+
+
+@pytest.mark.parametrize(
+    ("key", "quoted"),
+    [
+        ("$(touch x)", "'$(touch x)'"),
+        ("-k", "-k"),
+        ("a b", "'a b'"),
+        ("it's", "'it'\"'\"'s'"),
+        ("plain", "plain"),
+    ],
+)
+def test_a_key_in_a_hint_is_shell_quoted_after_double_dash(key: str, quoted: str) -> None:
+    err = Conflict("exists", reason="mapping-exists", agent="default", key=key)
+    assert cli_hint(err) == f"try: sessmap create --force -- {quoted}, or sessmap show -- {quoted}"
+    assert shlex.split(f"sessmap show -- {quoted}")[-1] == key  # what the shell hands sessmap
+
+
+def test_create_twice_with_a_shell_key_suggests_a_command_that_runs_nothing(tmp_path: Path) -> None:
+    key = f"$(touch {tmp_path / 'pwned'})"
+    assert run_sessmap("create", "--provider", "claude", "--", key).returncode == 0
+    again = run_sessmap("create", "--provider", "claude", "--", key)
+    assert again.returncode == 4
+    suggested = again.stderr.split("try: ", 1)[1].split(", or ")[0].strip()
+    subprocess.run(
+        ["sh", "-c", suggested.replace("sessmap", str(SESSMAP), 1)], check=True, capture_output=True
+    )
+    assert not (tmp_path / "pwned").exists()
+    assert run_sessmap("get", "--", key).returncode == 0

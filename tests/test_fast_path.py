@@ -317,6 +317,7 @@ def test_error_lines_on_an_ascii_stderr(world: World) -> None:
     form=st.integers(0, 1),
 )
 @example(key="slack:C1:1", agent="reviewer", store="good.db", form=0)
+@pytest.mark.slow
 def test_get_hypothesis(world: World, key: str, agent: str | None, store: str, form: int) -> None:
     agent_options = [] if agent is None else ["--agent", agent] if form else [f"-a{agent}"]
     argv = ["--store", world.url(store), "get", *agent_options, "--", key]
@@ -488,6 +489,7 @@ EXEC_CASES = [
 
 
 @pytest.mark.parametrize("argv, extra", EXEC_CASES)
+@pytest.mark.slow
 def test_exec_matches_the_full_app(
     world: World, agents_env: dict[str, str], argv: list[str], extra: dict[str, str]
 ) -> None:
@@ -515,6 +517,7 @@ def recorded(world: World) -> list[tuple[object, ...]]:
         )
 
 
+@pytest.mark.slow
 def test_exec_busy_thread(world: World, agents_env: dict[str, str]) -> None:
     argv = ["exec", "slack:C1:1", "--no-wait", "--", "claude", "-p", "hi"]
     outcomes = []
@@ -589,6 +592,7 @@ def generated_get_cases() -> list[list[str]]:
 
 
 @pytest.mark.parametrize("argv", generated_get_cases(), ids=" ".join)
+@pytest.mark.slow
 def test_generated_get(world: World, argv: list[str]) -> None:
     argv = [arg.format(work=world.work) for arg in argv]
     assert fast.plan(argv) is not None, argv
@@ -647,6 +651,7 @@ def generated_exec_cases() -> list[list[str]]:
 
 
 @pytest.mark.parametrize("argv", generated_exec_cases(), ids=" ".join)
+@pytest.mark.slow
 def test_generated_exec(world: World, agents_env: dict[str, str], argv: list[str]) -> None:
     argv = [arg.format(work=world.work) for arg in argv]
     assert fast.plan(argv) is not None, argv

@@ -22,6 +22,7 @@ def _run(*argv: str) -> subprocess.CompletedProcess[str]:
     [("ruff", "check", "."), ("ruff", "format", "--check", "."), ("mypy",)],
     ids=["ruff-check", "ruff-format", "mypy"],
 )
+@pytest.mark.slow
 def test_tool_is_clean(argv: tuple[str, ...]) -> None:
     result = _run(*argv)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -43,6 +43,7 @@ def library_run(agents: FakeAgents, key: str, *command: str, **options: object) 
 # -- sessions ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_claude_thread_starts_with_a_chosen_id_then_resumes_it(agents: FakeAgents) -> None:
     first = agents.sessmap("exec", "t1", "--", "claude", "-p", "one")
     assert first.returncode == 0, first.stderr
@@ -55,6 +56,7 @@ def test_claude_thread_starts_with_a_chosen_id_then_resumes_it(agents: FakeAgent
     assert runs[1]["history"] == ["one"]
 
 
+@pytest.mark.slow
 def test_threads_are_isolated(agents: FakeAgents) -> None:
     agents.sessmap("exec", "a", "--", "claude", "-p", "for a")
     agents.sessmap("exec", "b", "--", "claude", "-p", "for b")
@@ -64,6 +66,7 @@ def test_threads_are_isolated(agents: FakeAgents) -> None:
     assert a and b and a.session_id != b.session_id
 
 
+@pytest.mark.slow
 def test_agents_hold_separate_sessions_for_one_thread(agents: FakeAgents) -> None:
     agents.sessmap("exec", "t", "--", "claude", "-p", "x")
     agents.sessmap("exec", "t", "-a", "reviewer", "--", "claude", "-p", "y")
@@ -71,6 +74,7 @@ def test_agents_hold_separate_sessions_for_one_thread(agents: FakeAgents) -> Non
     assert default and reviewer and default.session_id != reviewer.session_id
 
 
+@pytest.mark.slow
 def test_codex_id_is_captured_from_thread_started(agents: FakeAgents) -> None:
     result = agents.sessmap("exec", "c", "--", "codex", "exec", "--json", "one")
     assert result.returncode == 0, result.stderr
@@ -89,6 +93,7 @@ def test_codex_id_is_captured_from_the_session_id_line(agents: FakeAgents) -> No
     assert mapping and mapping.session_id == agents.turns()[0]["session_id"]
 
 
+@pytest.mark.slow
 def test_codex_id_is_captured_from_the_new_rollout_file(agents: FakeAgents) -> None:
     agents.sessmap("exec", "old", "--", "codex", "exec", "--json", "older session")
     result = agents.sessmap("exec", "c", "--", "codex", "exec", "one", env={"FAKEAGENT_QUIET_ID": "1"})
@@ -107,6 +112,7 @@ def test_codex_without_any_id_stays_pending_and_says_so(agents: FakeAgents) -> N
     assert mapping and mapping.state == "pending" and mapping.session_id is None and mapping.turns == 1
 
 
+@pytest.mark.slow
 def test_claude_fork_copies_the_parent_under_a_new_id_and_leaves_it_alone(agents: FakeAgents) -> None:
     agents.sessmap("exec", "parent", "--", "claude", "-p", "p1")
     assert agents.sessmap("fork", "parent", "child").returncode == 0
@@ -129,6 +135,7 @@ def test_claude_fork_copies_the_parent_under_a_new_id_and_leaves_it_alone(agents
     assert agents.turns()[-1]["history"] == ["p1", "c1"]
 
 
+@pytest.mark.slow
 def test_codex_fork_captures_the_new_id(agents: FakeAgents) -> None:
     agents.sessmap("exec", "parent", "--", "codex", "exec", "--json", "p1")
     agents.sessmap("fork", "parent", "child")
@@ -138,6 +145,7 @@ def test_codex_fork_captures_the_new_id(agents: FakeAgents) -> None:
     assert agents.turns()[-1]["argv"] == ["exec", "--json", "fork", parent.session_id, "c1"]
 
 
+@pytest.mark.slow
 def test_a_mapping_made_by_create_starts_with_its_own_id(agents: FakeAgents) -> None:
     created = agents.sessmap("create", "t", "--provider", "claude")
     session_id = created.stdout.decode().strip()
@@ -145,6 +153,7 @@ def test_a_mapping_made_by_create_starts_with_its_own_id(agents: FakeAgents) -> 
     assert agents.turns()[0]["argv"][:2] == ["--session-id", session_id]
 
 
+@pytest.mark.slow
 def test_new_replaces_the_mapping_but_keeps_its_labels(agents: FakeAgents) -> None:
     agents.sessmap("create", "t", "--provider", "claude", "--label", "team=infra")
     agents.sessmap("exec", "t", "--", "claude", "-p", "x")
@@ -156,6 +165,7 @@ def test_new_replaces_the_mapping_but_keeps_its_labels(agents: FakeAgents) -> No
     assert agents.turns()[-1]["history"] == []
 
 
+@pytest.mark.slow
 def test_pending_codex_mapping_starts_a_new_session(agents: FakeAgents) -> None:
     agents.sessmap("create", "c", "--provider", "codex")
     assert agents.sessmap("exec", "c", "--", "codex", "exec", "--json", "x").returncode == 0
@@ -192,6 +202,7 @@ def test_missing_transcript_with_on_stale_fail_exits_125_and_keeps_the_mapping(a
     assert len(agents.turns()) == 1
 
 
+@pytest.mark.slow
 def test_config_on_stale_fail(agents: FakeAgents) -> None:
     agents.sessmap("exec", "c", "--", "codex", "exec", "--json", "one")
     old = agents.mapping("c")
@@ -223,6 +234,7 @@ def test_agent_saying_no_conversation_starts_fresh(agents: FakeAgents) -> None:
     assert [run["argv"][0] for run in agents.turns()] == ["--session-id", "--session-id"]
 
 
+@pytest.mark.slow
 def test_agent_saying_no_conversation_with_on_stale_fail(agents: FakeAgents) -> None:
     agents.sessmap("exec", "t", "--", "claude", "-p", "one")
     old = agents.mapping("t")
@@ -238,6 +250,7 @@ def test_agent_saying_no_conversation_with_on_stale_fail(agents: FakeAgents) -> 
     assert after.evolve(generation=old.generation, last_used_at=old.last_used_at) == old
 
 
+@pytest.mark.slow
 def test_fork_of_a_gone_parent_starts_fresh(agents: FakeAgents) -> None:
     agents.sessmap("exec", "parent", "--", "claude", "-p", "p1")
     agents.sessmap("fork", "parent", "child")
@@ -269,6 +282,7 @@ def test_commands_with_session_flags_are_usage_errors(agents: FakeAgents, comman
     assert agents.mapping("t") is None and agents.turns() == []
 
 
+@pytest.mark.slow
 def test_dry_run_prints_the_argv_and_changes_nothing(agents: FakeAgents) -> None:
     result = agents.sessmap("exec", "t", "--dry-run", "--", "claude", "-p", "x")
     assert result.returncode == 0
@@ -282,6 +296,7 @@ def test_dry_run_prints_the_argv_and_changes_nothing(agents: FakeAgents) -> None
     assert agents.mapping("t") == mapping
 
 
+@pytest.mark.slow
 def test_provider_comes_from_the_option_then_the_profile(agents: FakeAgents) -> None:
     install_fake_agent(agents.root / "bin", "my-claude")
     assert agents.sessmap("exec", "t", "--", "my-claude", "-p", "x").returncode == 125  # cannot tell
@@ -293,12 +308,14 @@ def test_provider_comes_from_the_option_then_the_profile(agents: FakeAgents) -> 
     assert agents.turns()[-1]["argv"][2:] == ["--model", "sonnet", "-p", "x"]
 
 
+@pytest.mark.slow
 def test_another_provider_on_a_mapped_thread_is_a_conflict(agents: FakeAgents) -> None:
     agents.sessmap("exec", "t", "--", "claude", "-p", "x")
     assert agents.sessmap("exec", "t", "--", "codex", "exec", "x").returncode == 125
     assert agents.sessmap("exec", "t", "--new", "--", "codex", "exec", "x").returncode == 0
 
 
+@pytest.mark.slow
 def test_template_provider_from_the_config(agents: FakeAgents) -> None:
     # The fake claude, driven through a config template as an unknown CLI would be.
     install_fake_agent(agents.root / "bin", "gem")
@@ -348,12 +365,14 @@ def test_command_not_executable_is_126(agents: FakeAgents) -> None:
     assert agents.mapping("t") is None
 
 
+@pytest.mark.slow
 def test_stdin_and_stdout_pass_through_byte_for_byte(agents: FakeAgents) -> None:
     payload = bytes(range(256)) * 4000 + b"\x00no newline at the end"
     result = agents.sessmap("exec", "t", "--", "claude", "-p", "x", input=payload, env={"FAKEAGENT_CAT": "1"})
     assert result.returncode == 0 and result.stdout == payload
 
 
+@pytest.mark.slow
 def test_teed_output_is_unchanged(agents: FakeAgents) -> None:
     # A new codex session: sessmap reads stdout and stderr for the id while passing them on.
     payload = bytes(range(256)) * 4000
@@ -425,6 +444,7 @@ _TAKE_TERMINAL = (
 )
 
 
+@pytest.mark.slow
 def test_ctrl_c_at_the_terminal_reaches_the_agent_and_sessmap_outlives_it(agents: FakeAgents) -> None:
     ready = agents.root / "ready"
     controller, terminal = os.openpty()
@@ -456,6 +476,7 @@ def test_ctrl_c_at_the_terminal_reaches_the_agent_and_sessmap_outlives_it(agents
     assert signals and set(signals) == {signal.SIGINT}
 
 
+@pytest.mark.slow
 def test_the_agent_sees_a_terminal_when_sessmap_runs_in_one(agents: FakeAgents) -> None:
     agents.sessmap("exec", "c", "--", "codex", "exec", "--json", "first")  # so the next one resumes
     for command in (
@@ -502,6 +523,7 @@ def run_in_pty(agents: FakeAgents, args: list[str]) -> PtyResult:
     return PtyResult(process.wait(timeout=30), b"".join(chunks).decode(errors="replace"))
 
 
+@pytest.mark.slow
 def test_cwd_is_recorded_on_first_use_and_used_from_anywhere(agents: FakeAgents) -> None:
     agents.sessmap("exec", "t", "--", "claude", "-p", "x")
     agents.sessmap("exec", "t", "--", "claude", "-p", "y", cwd=agents.root / "elsewhere")
@@ -510,6 +532,7 @@ def test_cwd_is_recorded_on_first_use_and_used_from_anywhere(agents: FakeAgents)
     assert mapping and mapping.cwd == str(agents.work.resolve())
 
 
+@pytest.mark.slow
 def test_cwd_option_on_first_use(agents: FakeAgents) -> None:
     target = agents.root / "elsewhere"
     agents.sessmap("exec", "t", "--cwd", str(target), "--", "claude", "-p", "x")
@@ -523,6 +546,7 @@ def test_cwd_option_on_first_use(agents: FakeAgents) -> None:
 # -- one run per thread --------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_second_exec_waits_for_the_first(agents: FakeAgents) -> None:
     ready = agents.root / "ready"
     first = agents.start(
@@ -543,6 +567,7 @@ def test_a_second_exec_waits_for_the_first(agents: FakeAgents) -> None:
     assert two["history"] == ["one"]
 
 
+@pytest.mark.slow
 def test_no_wait_on_a_busy_thread_exits_75(agents: FakeAgents) -> None:
     ready = agents.root / "ready"
     first = agents.start(
@@ -588,6 +613,7 @@ def test_a_killed_holder_keeps_the_thread_until_its_agent_exits(agents: FakeAgen
         holder.communicate()
 
 
+@pytest.mark.slow
 def test_racing_execs_on_a_new_thread_share_one_session(agents: FakeAgents) -> None:
     processes = [
         agents.start("exec", "race", "--", "claude", "-p", f"turn {n}", env={"FAKEAGENT_SLEEP": "0.3"})
@@ -603,6 +629,7 @@ def test_racing_execs_on_a_new_thread_share_one_session(agents: FakeAgents) -> N
     assert mapping and mapping.turns == 3
 
 
+@pytest.mark.slow
 def test_waiting_is_bounded_by_the_config(agents: FakeAgents) -> None:
     config = agents.root / "config.toml"
     config.write_text('wait_timeout = "1s"\n')
@@ -623,6 +650,7 @@ def test_waiting_is_bounded_by_the_config(agents: FakeAgents) -> None:
 # -- bookkeeping and the library -----------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_bookkeeping_after_each_run(agents: FakeAgents) -> None:
     before = now()
     agents.sessmap("exec", "t", "--", "claude", "-p", "x")
@@ -635,6 +663,7 @@ def test_bookkeeping_after_each_run(agents: FakeAgents) -> None:
     assert second and second.turns == 2 and second.last_exit == 5 and second.created_at == first.created_at
 
 
+@pytest.mark.slow
 def test_library_run_captures_output(agents: FakeAgents) -> None:
     result = library_run(agents, "lib", "claude", "-p", "x", cwd=str(agents.work))
     assert result.exit_code == 0  # type: ignore[attr-defined]

@@ -125,6 +125,7 @@ def test_the_keys_module_never_loads_the_sdk() -> None:
     assert not {name for name in names if name.startswith("claude_agent_sdk")}
 
 
+@pytest.mark.slow
 def test_the_sdk_loads_only_when_an_adapter_is_made(tmp_path: Path) -> None:
     importing = _modules_after("import sessmap.sdk")
     assert "sessmap.sdk" in importing and "claude_agent_sdk" not in importing

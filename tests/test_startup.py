@@ -19,6 +19,7 @@ from tests.fakeagent.harness import install_fake_agent
 from tests.support import SESSMAP
 
 from sessmap.model import Mapping, now
+from sessmap.providers import BUILTIN_PROVIDERS
 from sessmap.stores import open_store
 
 KEY = "slack:C1:1700000000.000100"
@@ -106,6 +107,7 @@ def test_get_through_the_config_reads_it_without_typer(
 
 
 @pytest.mark.parametrize("agent, other", [("claude", "codex"), ("codex", "claude")])
+@pytest.mark.slow
 def test_exec_loads_only_its_own_provider(
     env: dict[str, str], store_url: str, tmp_path: Path, agent: str, other: str
 ) -> None:
@@ -122,8 +124,40 @@ def test_exec_loads_only_its_own_provider(
     command = [agent, "-p", "hi"] if agent == "claude" else [agent, "exec", "--json", "hi"]
     names = imported_modules(["--store", store_url, "exec", "new:thread", "--", *command], env, cwd=work)
     assert f"sessmap.providers.{agent}" in names
-    assert loaded(names, f"sessmap.providers.{other}", "sessmap.providers.template") == []
+    others = [f"sessmap.providers.{name}" for name in BUILTIN_PROVIDERS if name != agent]
+    assert loaded(names, *others, "sessmap.providers.template", "sessmap.transcripts.locate_agents") == []
     assert loaded(names, *HEAVY) == []
     assert loaded(names, *OTHER_STORES) == []
     assert loaded(names, "filelock", "platformdirs") == []
+    assert loaded(names, *SLOW_TO_LOAD) == []
+
+
+# What each prints that sessmap reads (a fork's or a new session's id): enough to run once.
+_TINY_AGENTS = {
+    "qwen": ["qwen", "-o", "json", "-p", "hi"],
+    "copilot": ["copilot", "-p", "hi"],
+    "opencode": ["opencode", "run", "--format", "json", "hi"],
+}
+
+
+@pytest.mark.parametrize("agent", sorted(_TINY_AGENTS))
+def test_exec_of_qwen_copilot_or_opencode_loads_no_other_provider(
+    env: dict[str, str], store_url: str, tmp_path: Path, agent: str
+) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    program = bin_dir / agent
+    program.write_text('#!/bin/sh\necho \'{"sessionID":"ses_abc123"}\'\n')
+    program.chmod(0o755)
+    work = tmp_path / "work"
+    work.mkdir()
+    env.update(PATH=f"{bin_dir}{os.pathsep}{env.get('PATH', os.defpath)}", HOME=str(tmp_path))
+    names = imported_modules(
+        ["--store", store_url, "exec", "new:thread", "--", *_TINY_AGENTS[agent]], env, cwd=work
+    )
+    assert f"sessmap.providers.{agent}" in names
+    others = [f"sessmap.providers.{name}" for name in BUILTIN_PROVIDERS if name != agent]
+    assert loaded(names, *others, "sessmap.providers.template") == []
+    assert loaded(names, *HEAVY) == []
+    assert loaded(names, *OTHER_STORES) == []
     assert loaded(names, *SLOW_TO_LOAD) == []

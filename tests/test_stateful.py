@@ -793,6 +793,7 @@ SERVER_SETTINGS = settings(FILE_SETTINGS, max_examples=examples(50))
 
 
 @pytest.mark.parametrize("backend", backend_params())
+@pytest.mark.slow
 def test_store_follows_the_model(backend: str, tmp_path: Path) -> None:
     if not BACKENDS[backend].server:
         # A new file per example costs a millisecond or two.

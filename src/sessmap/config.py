@@ -14,7 +14,7 @@ from types import MappingProxyType
 from typing import Any, Literal, NamedTuple
 
 from sessmap.errors import InvalidInput, SessmapError
-from sessmap.validation import validate_agent, validate_provider
+from sessmap.validation import expand_home, validate_agent, validate_provider
 
 APP_NAME = "sessmap"
 OnStale = Literal["fresh", "fail"]
@@ -26,7 +26,7 @@ DEFAULT_TTL = timedelta(days=30)
 
 def home_override() -> Path | None:
     value = os.environ.get("SESSMAP_HOME")
-    return Path(value).expanduser() if value else None
+    return expand_home(value) if value else None
 
 
 def data_dir() -> Path:
@@ -50,7 +50,7 @@ def config_dir() -> Path:
 def default_config_path() -> Path:
     """``--config``, else ``SESSMAP_CONFIG``, else ``<config dir>/config.toml``."""
     value = os.environ.get("SESSMAP_CONFIG")
-    return Path(value).expanduser() if value else config_dir() / "config.toml"
+    return expand_home(value) if value else config_dir() / "config.toml"
 
 
 def default_store_url() -> str:

@@ -7,10 +7,12 @@ inside the functions that use them.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sessmap.errors import InvalidInput
+from sessmap.errors import InvalidInput, SessmapError
 from sessmap.validation import validate_agent
 
 if TYPE_CHECKING:
@@ -153,19 +155,54 @@ def write_config(path: Path, raw: dict[str, Any]) -> Config:
     return config
 
 
+# How long `config set` waits for another one editing the same file.
+LOCK_TIMEOUT_SECONDS = 30.0
+
+
+@contextlib.contextmanager
+def editing(path: Path) -> Iterator[None]:
+    """Hold ``<config>.lock`` for a read-modify-write of the config file: 16 parallel
+    ``config set`` used to read the same old file and keep only the last one's change. The
+    lock file is kept (a waiter and a newcomer must lock the same inode)."""
+    from filelock import FileLock, Timeout
+
+    from sessmap.stores.locks import PRIVATE_FILE_MODE, make_private_dir, refuse_special
+
+    make_private_dir(path.parent)
+    lock_path = path.with_name(path.name + ".lock")
+    refuse_special(lock_path)
+    lock = FileLock(lock_path, mode=PRIVATE_FILE_MODE, preserve_lock_file=True, fallback_to_soft=False)
+    try:
+        lock.acquire(timeout=LOCK_TIMEOUT_SECONDS)
+    except Timeout:
+        raise SessmapError(
+            f"{path} is being edited by another process for more than {int(LOCK_TIMEOUT_SECONDS)}s",
+            reason="config-locked",
+            path=str(path),
+        ) from None
+    except OSError as err:
+        raise SessmapError(f"cannot lock {lock_path}: {err.strerror or err}", path=str(path)) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
 def set_setting(path: Path, name: str, text: str) -> Config:
     from sessmap.config import read_toml
 
-    raw = read_toml(path)
-    return write_config(path, with_setting(raw, name, parse_setting_value(name, text)))
+    value = parse_setting_value(name, text)
+    with editing(path):
+        return write_config(path, with_setting(read_toml(path), name, value))
 
 
 def unset_setting(path: Path, name: str) -> bool:
     """False when ``name`` was not set (nothing written)."""
     from sessmap.config import read_toml
 
-    updated = without_setting(read_toml(path), name)
-    if updated is None:
-        return False
-    write_config(path, updated)
-    return True
+    with editing(path):
+        updated = without_setting(read_toml(path), name)
+        if updated is None:
+            return False
+        write_config(path, updated)
+        return True

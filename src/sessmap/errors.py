@@ -96,6 +96,20 @@ class ExecFailed(SessmapError):
         return cls(str(err), reason=err.reason, hint=err.hint, **err.data)
 
 
+class AgentTooOld(SessmapError):
+    """The agent CLI is older than what a step needs of it (codex ``exec fork``: 0.148.0)."""
+
+    exit_code = ExitCode.ERROR
+
+    def __init__(self, provider: str, feature: str, found: str, needed: str) -> None:
+        message = f"{provider} {found} cannot {feature}: that needs {provider} {needed} or newer"
+        hint = f"upgrade {provider}"
+        super().__init__(
+            message, reason="agent-too-old", hint=hint, provider=provider, found=found, needed=needed
+        )
+        self.provider, self.feature, self.found, self.needed = provider, feature, found, needed
+
+
 class StaleSession(SessmapError):
     """The mapped session can no longer be resumed and ``on_stale`` is ``fail``."""
 

@@ -8,6 +8,7 @@ import errno
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 
 class NoTempFile(OSError):
@@ -126,14 +127,20 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+_SHA256: list[Any] = []  # the constructor, found once: a failed import is searched for anew
+
+
 def sha256_hex(data: bytes) -> str:
     """hashlib's sha256 without loading OpenSSL (~5 ms of every exec's start), as ``random``
-    does for sha512: CPython's built-in module, under its 3.12+ or its 3.11 name."""
-    try:
-        from _sha2 import sha256  # type: ignore[import-not-found, unused-ignore]
-    except ImportError:
+    does for sha512: CPython's built-in module, under its 3.12+ or its 3.11 name. Found once:
+    a prune probes a lock per row, and each failed import walks sys.path again."""
+    if not _SHA256:
         try:
-            from _sha256 import sha256  # type: ignore[import-not-found, no-redef, unused-ignore]
+            from _sha2 import sha256  # type: ignore[import-not-found, unused-ignore]
         except ImportError:
-            from hashlib import sha256  # type: ignore[assignment, unused-ignore]
-    return str(sha256(data).hexdigest())
+            try:
+                from _sha256 import sha256  # type: ignore[import-not-found, no-redef, unused-ignore]
+            except ImportError:
+                from hashlib import sha256  # type: ignore[assignment, unused-ignore]
+        _SHA256.append(sha256)
+    return str(_SHA256[0](data).hexdigest())

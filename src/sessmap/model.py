@@ -12,6 +12,7 @@ from sessmap.validation import (
     validate_agent,
     validate_cwd,
     validate_host,
+    validate_integer,
     validate_key,
     validate_label,
     validate_provider,
@@ -266,14 +267,10 @@ class Mapping:
             raise InvalidInput(f"mapping {self.key!r} is pending-fork but has no parent")
         if self.cwd is not None:
             validate_cwd(self.cwd)
-        if isinstance(self.turns, bool) or not isinstance(self.turns, int) or self.turns < 0:
-            raise InvalidInput(f"invalid turns {self.turns!r}")
-        if isinstance(self.generation, bool) or not isinstance(self.generation, int) or self.generation < 0:
-            raise InvalidInput(f"invalid generation {self.generation!r}")
-        if self.last_exit is not None and (
-            isinstance(self.last_exit, bool) or not isinstance(self.last_exit, int)
-        ):
-            raise InvalidInput(f"invalid last_exit {self.last_exit!r}")
+        validate_integer("turns", self.turns, minimum=0)
+        validate_integer("generation", self.generation, minimum=0)
+        if self.last_exit is not None:
+            validate_integer("last_exit", self.last_exit)
         for name, value in self.labels.items():
             validate_label(name, value)
         if self.host is not None:

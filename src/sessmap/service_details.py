@@ -1,4 +1,4 @@
-"""``show``: a mapping with its forks and where its transcript is (SPEC §7)."""
+"""``show``: a mapping with its forks, where its transcript is (SPEC §7), and what it holds."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from sessmap.stores.base import Query, Store
 
 if TYPE_CHECKING:
     from sessmap.config import Config
+    from sessmap.service_conversation import Conversation
     from sessmap.transcripts.locate import Locator
 
 
@@ -28,6 +29,10 @@ class Transcript:
     state: str
     reason: str | None = None
     stored: bool = False
+    host: str | None = None
+    """The host the local file is on (this one), else the host the session last ran on."""
+    agent_home: str | None = None
+    """The agent home holding the local file, else the one recorded for the last run."""
 
     @property
     def exists(self) -> bool:
@@ -41,6 +46,8 @@ class Transcript:
             "archived": self.state == "archived",
             "stored": self.stored,
             "reason": self.reason,
+            "host": self.host,
+            "agent_home": self.agent_home,
         }
 
 
@@ -56,9 +63,22 @@ def transcript_of(mapping: Mapping, config: Config | None, store: Store, *, full
         )
         return Transcript(None, "unknown", why)
     sighting = Sighting(mapping.session_id, mapping.cwd, mapping.host, mapping.agent_home)
-    found = presence(sighting, locator, store.transcripts, look_in=locator.home(None))
+    here = locator.home(None)
+    found = presence(sighting, locator, store.transcripts, look_in=here)
     stored = found.state == "stored" or (full and bool(store.transcripts.projects_of(mapping.session_id)))
-    return Transcript(found.path, found.state, found.reason, stored)
+    host, home = mapping.host, mapping.agent_home
+    if found.path is not None:
+        from sessmap.transcripts.presence import this_host
+
+        host, home = this_host(), _home_holding(found.path, mapping.agent_home, here)
+    return Transcript(found.path, found.state, found.reason, stored, host, home)
+
+
+def _home_holding(path: Path, recorded: str | None, here: Path) -> str | None:
+    for home in (Path(recorded) if recorded else None, here):
+        if home is not None and path.is_relative_to(home):
+            return str(home)
+    return recorded
 
 
 def locator_of(mapping: Mapping, config: Config | None) -> Locator | None:
@@ -77,6 +97,9 @@ class Details:
     mapping: Mapping
     forks: list[Mapping]
     transcript: Transcript
+    conversation: Conversation | None = None
+    """What the transcript holds (title, prompts, counts, tokens); None when sessmap has no
+    transcript to read or cannot read this agent's format."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -86,10 +109,15 @@ class Details:
                 for f in self.forks
             ],
             "transcript": self.transcript.to_dict(),
+            "conversation": self.conversation.to_dict() if self.conversation else None,
         }
 
 
 def describe(store: Store, agent: str, key: str, config: Config | None) -> Details:
     mapping = require(store, agent, key)
     forks = list(store.query(Query(parent=(mapping.agent, mapping.key), sort="key")))
-    return Details(mapping=mapping, forks=forks, transcript=transcript_of(mapping, config, store))
+    transcript = transcript_of(mapping, config, store)
+    from sessmap.service_conversation import conversation_of
+
+    conversation = conversation_of(mapping, config, store, transcript)
+    return Details(mapping=mapping, forks=forks, transcript=transcript, conversation=conversation)

@@ -13,10 +13,12 @@ from sessmap.errors import SessmapError, StoreError
 from sessmap.model import Mapping, State
 from sessmap.service_details import Transcript, locator_of, transcript_of
 from sessmap.stores.base import Query, Store
+from sessmap.transcripts.cleanup import release, sessions_of
 from sessmap.validation import validate_agent, validate_provider
 
 if TYPE_CHECKING:
     from sessmap.config import Config
+    from sessmap.transcripts.purge import Purge
 
 
 # NamedTuples, not dataclasses, for prune's results: each frozen dataclass costs about a
@@ -45,6 +47,8 @@ def is_pinned(mapping: Mapping) -> bool:
 
 class Pruned(NamedTuple):
     removed: list[Mapping]
+    """What went (or would go); empty when ``on_removed`` was given: then each was told to it
+    as it went and none is held (``count`` says how many), so memory stays flat."""
     kept: list[Unverified]
     """With ``missing``: mappings whose transcript sessmap could not check, so not removed."""
     scanned: int | None = None
@@ -55,6 +59,12 @@ class Pruned(NamedTuple):
     older_than: timedelta | None = None
     pinned: int = 0
     """Mappings old (or gone) enough that were kept for their ``pin=true`` label."""
+    removed_count: int = 0
+    """How many went (or would go)."""
+    busy: list[Mapping] = []  # noqa: RUF012 - a NamedTuple default, never mutated
+    """Mappings old (or gone) enough whose thread is running (its lock held): kept."""
+    purge: Purge | None = None
+    """With ``purge``: the agent's files deleted (or that would be), and the sessions kept."""
 
 
 def prune(
@@ -73,13 +83,18 @@ def prune(
     at: datetime | None = None,
     progress: Progress | None = None,
     count: bool = True,
+    on_removed: Callable[[Mapping], None] | None = None,
+    purge: bool = False,
 ) -> Pruned:
     """Delete the mappings the filters select that were last seen more than ``older_than`` ago
     (default: config ttl), and with ``missing`` those whose transcript is proven gone. A mapping
-    labelled ``pin=true`` stays unless ``labels`` holds that label. Returns what went (or would
-    go), and what ``missing`` kept because it could not tell. ``at``: the moment the age is
-    measured from (default: now), so a dry run and the run it announced agree. ``count``:
-    count the mappings in scope (``scanned``, for the summary)."""
+    labelled ``pin=true`` stays unless ``labels`` holds that label; one whose thread is running
+    (its lock held) stays and is listed in ``busy``. Returns what went (or would go), and what
+    ``missing`` kept because it could not tell. ``at``: the moment the age is measured from
+    (default: now), so a dry run and the run it announced agree. ``count``: count the mappings
+    in scope (``scanned``, for the summary). ``on_removed``: told each mapping as it goes,
+    instead of listing them in the result. ``purge``: also delete the agent's own files of
+    the removed mappings' sessions that no other mapping holds (transcripts/purge.py)."""
     if agent is not None:
         validate_agent(agent)
     if provider is not None:
@@ -100,59 +115,99 @@ def prune(
         sort="key",
     )
     keep_pinned = PIN not in scope.labels
-    old = scope._replace(seen_before=cutoff)
-    # Counted by the store (one COUNT on SQL): the scope for the summary, and the pinned among
-    # the old ones (then the old go one by one; otherwise in one atomic delete).
+    tally = _Tally(store, keep_pinned, on_removed, purge=purge)
     scanned = store.count(scope) if count else None
-    pinned = store.count(old._replace(labels=(*old.labels, PIN))) if keep_pinned else 0
+    old = scope._replace(seen_before=cutoff)
     if dry_run:
-        chosen: list[Mapping] = []
         for mapping in store.query(old):
             if progress is not None:
                 progress(1)
-            if not (keep_pinned and is_pinned(mapping)):
-                chosen.append(mapping)
-    elif pinned:
-        chosen = _delete_each(store, [m for m in store.query(old) if not is_pinned(m)])
+            if not tally.keep(mapping):
+                tally.removed(mapping)
     else:
-        chosen = sorted(store.delete_matching(old), key=lambda m: (m.key, m.agent))
-    result = Pruned(chosen, [], scanned, cutoff, older_than, pinned)
+        store.delete_matching(old, keep=tally.keep, removed=tally.removed)
+    kept: list[Unverified] = []
     if missing:
-        taken = {(m.agent, m.key) for m in chosen}
-        gone: list[Mapping] = []
         for mapping, transcript in _unresumable(store, config, scope):
-            if (mapping.agent, mapping.key) in taken:
-                continue
-            if transcript.state == "gone":
-                if keep_pinned and is_pinned(mapping):
-                    result = result._replace(pinned=result.pinned + 1)
-                else:
-                    gone.append(mapping)
-            else:
-                result.kept.append(Unverified(mapping, transcript.reason or "it could not be checked"))
-        chosen.extend(gone if dry_run else _delete_each(store, gone))
+            if dry_run and mapping.last_seen < cutoff:
+                continue  # old enough: the age already took it
+            if transcript.state != "gone":
+                kept.append(Unverified(mapping, transcript.reason or "it could not be checked"))
+            elif not tally.keep(mapping) and (dry_run or store.delete(mapping.agent, mapping.key, mapping)):
+                # Deleted only while still the row judged: one re-created or used since stays.
+                tally.removed(mapping)
+    purged = None
+    if purge:
+        from sessmap.transcripts.purge import purge as purge_files
+
+        purged = purge_files(store, config, tally.purgeable, dry_run=dry_run)
     if not dry_run:
-        _release(store, chosen)
-    return result
+        tally.release()
+    listed = sorted(tally.listed, key=lambda m: (m.key, m.agent))  # listed only when not streamed
+    return Pruned(listed, kept, scanned, cutoff, older_than, tally.pinned, tally.count, tally.busy, purged)
+
+
+class _Tally:
+    """What a prune keeps and removes, counted as it goes; lists only what it must."""
+
+    def __init__(
+        self, store: Store, keep_pinned: bool, on_removed: Callable[[Mapping], None] | None, *, purge: bool
+    ) -> None:
+        self._store, self._keep_pinned, self._on_removed = store, keep_pinned, on_removed
+        self.listed: list[Mapping] = []
+        self.busy: list[Mapping] = []
+        self.purgeable: list[Mapping] = []
+        self._purge = purge
+        self.pinned = self.count = 0
+        # The store's copies to release: only a store that keeps any needs the session ids.
+        self._sessions: set[str] | None = set() if _keeps_transcripts(store) else None
+
+    def keep(self, mapping: Mapping) -> bool:
+        if self._keep_pinned and is_pinned(mapping):
+            self.pinned += 1
+            return True
+        if self._store.thread_busy(mapping.agent, mapping.key):
+            self.busy.append(mapping)  # running threads: a handful, never the bulk
+            return True
+        return False
+
+    def removed(self, mapping: Mapping) -> None:
+        self.count += 1
+        if self._on_removed is not None:
+            self._on_removed(mapping)
+        else:
+            self.listed.append(mapping)
+        if self._purge:
+            self.purgeable.append(mapping)
+        if self._sessions is not None:
+            self._sessions |= sessions_of((mapping,))
+
+    def release(self) -> None:
+        if self._sessions:
+            release(self._store, self._sessions)
+
+
+def _keeps_transcripts(store: Store) -> bool:
+    return next(iter(store.transcripts.stored()), None) is not None
 
 
 def _unresumable(
     store: Store, config: Config | None, query: Query, progress: Progress | None = None
 ) -> Iterator[tuple[Mapping, Transcript]]:
-    """Mappings whose transcript is not here: proven gone, or unknown (with the reason)."""
+    """Mappings whose transcript is not here: proven gone, or unknown (with the reason).
+
+    A mapping never used (no turn ran, no transcript here) is "not started", not gone: a
+    ``create`` waiting for its first ``exec`` is no loss to repair."""
     for mapping in store.query(query):
         if progress is not None:
             progress(1)
         if mapping.session_id is None or locator_of(mapping, config) is None:
             continue  # pending, or a config template's: there is no transcript to judge
         transcript = transcript_of(mapping, config, store, full=False)
+        if transcript.state == "gone" and mapping.turns == 0:
+            continue  # not started: no turn ran, so no transcript was lost
         if transcript.state in ("gone", "unknown"):
             yield mapping, transcript
-
-
-def _delete_each(store: Store, mappings: list[Mapping]) -> list[Mapping]:
-    deleted = (store.delete(m.agent, m.key) for m in mappings)
-    return [m for m in deleted if m is not None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +228,10 @@ class Health:
     """Mappings whose transcript is gone but that are labelled ``pin=true``: kept, by request."""
     dry_run: bool = False
     """``fixed`` lists what a fix would remove; nothing was."""
+    orphaned: Purge | None = None
+    """Local transcripts of sessions that only a ``history`` entry names (``purged``: deleted,
+    with ``fix`` and ``purge``; else found)."""
+    orphans_deleted: bool = False
 
     @property
     def healthy(self) -> bool:
@@ -192,6 +251,10 @@ class Health:
             "unverified_transcripts": [m.to_dict() for m in self.unverified],
             "pinned": [m.to_dict() for m in self.pinned],
             "dry_run": self.dry_run,
+            "orphaned_transcripts": {
+                **(self.orphaned.to_dict() if self.orphaned else {"bytes": 0, "purged": [], "kept": []}),
+                "deleted": self.orphans_deleted,
+            },
         }
 
 
@@ -212,6 +275,7 @@ def doctor(
     fix: bool,
     dry_run: bool = False,
     progress: Progress | None = None,
+    purge: bool = False,
 ) -> Health:
     """Check the config, the store and the transcripts; ``fix`` removes mappings whose
     transcript is gone (``dry_run``: lists them in ``fixed``, removes nothing). Mappings
@@ -237,9 +301,19 @@ def doctor(
     if fix and dry_run:
         fixed, missing = missing, []
     elif fix:
-        fixed = [m for m in missing if store.delete(m.mapping.agent, m.mapping.key) is not None]
+        # Each only while still the row judged, and not while its thread runs.
+        fixed = [
+            m
+            for m in missing
+            if not store.thread_busy(m.mapping.agent, m.mapping.key)
+            and store.delete(m.mapping.agent, m.mapping.key, m.mapping) is not None
+        ]
         _release(store, (m.mapping for m in fixed))
         missing = []
+    from sessmap.transcripts.purge import orphans
+
+    delete = fix and purge and not dry_run
+    orphaned = orphans(store, config, delete=delete)
     return Health(
         store_url,
         schema,
@@ -251,6 +325,8 @@ def doctor(
         unverified,
         pinned,
         dry_run and fix,
+        orphaned,
+        delete,
     )
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sessmap import service
@@ -12,10 +11,11 @@ from sessmap.errors import Conflict, InvalidInput, NotFound
 from sessmap.model import Mapping, Parent
 from sessmap.service import _exists_already, _no_mapping, require
 from sessmap.stores.base import Store
-from sessmap.validation import validate_agent, validate_cwd, validate_key, validate_session_id
+from sessmap.validation import expand_home, validate_agent, validate_cwd, validate_key, validate_session_id
 
 if TYPE_CHECKING:
     from sessmap.config import Config
+    from sessmap.transcripts.purge import Purge
 
 # uuid loads inside create, the providers inside the functions that check one.
 
@@ -25,7 +25,7 @@ DEFAULT_PROVIDER = "claude"
 def absolute_dir(path: str) -> str:
     """A directory as typed, made absolute with ``~`` expanded and symlinks resolved (agents see
     the physical directory: Claude Code names its project folder after it); may not exist yet."""
-    return validate_cwd(str(Path(path).expanduser().resolve()))
+    return validate_cwd(str(expand_home(path).resolve()))
 
 
 def create(
@@ -153,22 +153,42 @@ def rename(store: Store, *, agent: str, old_key: str, new_key: str, dry_run: boo
         current = require(store, agent, old_key)
         if old_key != new_key and store.get(agent, new_key) is not None:
             raise _exists_already(agent, new_key, reason="target-exists")
+        if store.thread_busy(agent, old_key):
+            raise _thread_running(agent, old_key)
         return renamed(current, new_key, service.now())
+    from sessmap.errors import Busy
+
+    # Under the thread's lock, taken without waiting: a running thread's exec would otherwise
+    # go on under the old key while a second one starts its session under the new key.
     try:
-        return store.rename(agent, old_key, new_key, service.now())
+        with store.thread_lock(agent, old_key, timeout=0):
+            return store.rename(agent, old_key, new_key, service.now())
+    except Busy:
+        raise _thread_running(agent, old_key) from None
     except NotFound:
         raise _no_mapping(agent, old_key) from None
     except Conflict:
         raise _exists_already(agent, new_key, reason="target-exists") from None
 
 
-@dataclass(frozen=True, slots=True)
+def _thread_running(agent: str, key: str) -> Conflict:
+    return Conflict(
+        f"cannot rename {key!r} (agent {agent}): its thread is running (an exec holds its lock)",
+        reason="thread-running",
+        agent=agent,
+        key=key,
+    )
+
+
+@dataclass(slots=True)
 class Removal:
     removed: list[Mapping] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     """The keys with no mapping (of any agent named); ``missing_targets`` says whose."""
     missing_targets: list[tuple[str, str]] = field(default_factory=list)
     """(agent, key) of each missing key, in order."""
+    purge: Purge | None = None
+    """With ``purge``: the agent's files deleted (or that would be), and the sessions kept."""
 
 
 def remove(
@@ -178,10 +198,13 @@ def remove(
     keys: Iterable[str] = (),
     targets: Iterable[tuple[str, str]] = (),
     dry_run: bool = False,
+    purge: bool = False,
+    config: Config | None = None,
 ) -> Removal:
     """Delete every ``keys`` of ``agent`` and every (agent, key) of ``targets`` that exists;
     report the missing ones (the caller decides if that fails). ``dry_run``: report what
-    would go, delete nothing.
+    would go, delete nothing. ``purge``: also delete the agent's own files of the removed
+    sessions that no other mapping holds (transcripts/purge.py; ``config`` for its providers).
 
     All of them are validated before anything is deleted, so one bad key changes nothing.
     """
@@ -204,6 +227,10 @@ def remove(
             result.missing_targets.append(target)
         else:
             result.removed.append(found)
+    if purge:
+        from sessmap.transcripts.purge import purge as purge_files
+
+        result.purge = purge_files(store, config, result.removed, dry_run=dry_run)
     if not dry_run:
         release_transcripts(store, result.removed)
     return result
@@ -248,7 +275,7 @@ def fork(
         labels={**source.labels, **dict(labels)},
     ).validate()
     try:
-        store.insert(target)
+        store.insert(target, require_parent=True)  # atomic with a concurrent rename of SRC
     except Conflict:
         raise _exists_already(agent, target_key, reason="target-exists") from None
     return target

@@ -85,9 +85,9 @@ def import_mappings(
 
     spool = Spool()
     try:
-        mappings = _counted(parse_jsonl(lines, spool), progress)
-        if on_conflict == "replace":
-            mappings = _keeping_history(store, mappings)
+        # The whole input is read and checked before the store is asked to write: a slow pipe
+        # (or a bad last line) never holds a store's write lock.
+        mappings = _staged(store, _counted(parse_jsonl(lines, spool), progress), on_conflict == "replace")
         result = store.insert_many(mappings, on_conflict)
         if result.conflicts:
             agent, key = result.conflicts[0]
@@ -141,12 +141,12 @@ def _plan(
     return Imported(ImportResult(inserted, replaced, skipped, conflicts), records.lines, replacing)
 
 
-def _keeping_history(store: Store, mappings: Iterable[Mapping]) -> Iterator[Mapping]:
-    """The mappings with the session each replaces moved into their ``history``.
+def _staged(store: Store, mappings: Iterable[Mapping], keep_history: bool) -> Iterator[Mapping]:
+    """Every mapping read, validated and written to a temporary file (memory stays flat), then
+    replayed; with ``keep_history``, each with the session it replaces moved into ``history``.
 
     Every lookup happens here, before the import writes anything: a store may not answer reads
-    while it imports (PostgreSQL's COPY holds the connection). The merged mappings wait in a
-    temporary file, so memory stays flat."""
+    while it imports (PostgreSQL's COPY holds the connection)."""
     import json
     import tempfile
 
@@ -154,7 +154,7 @@ def _keeping_history(store: Store, mappings: Iterable[Mapping]) -> Iterator[Mapp
     spooled = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115 - closed by _replay
     try:
         for mapping in mappings:
-            current = store.get(mapping.agent, mapping.key)
+            current = store.get(mapping.agent, mapping.key) if keep_history else None
             if current is not None:
                 kept = current.retired("import", stamp, replacement=mapping.session_id).history
                 known = {entry.session_id for entry in mapping.history}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 from datetime import timedelta
-from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import SplitResult, parse_qsl, quote, unquote, urlencode, urlsplit
 
 from sessmap.durations import parse_duration
 from sessmap.errors import InvalidInput
@@ -33,7 +33,7 @@ def mask_password(url: str) -> str:
         if any(name.lower() in _SECRET_PARAMETERS for name, _ in pairs):
             masked = [(name, MASK if name.lower() in _SECRET_PARAMETERS else value) for name, value in pairs]
             query = urlencode(masked, safe="*/:,")
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    return _unsplit(url, parts, netloc, query)
 
 
 def passwords_in(url: str) -> list[str]:
@@ -76,7 +76,22 @@ def pop_parameters(url: str, names: Collection[str]) -> tuple[str, dict[str, str
             ours[name] = unquote(piece.partition("=")[2])
         elif piece:
             kept.append(piece)
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, "&".join(kept), parts.fragment)), ours
+    return _unsplit(url, parts, parts.netloc, "&".join(kept)), ours
+
+
+def _unsplit(url: str, parts: SplitResult, netloc: str, query: str) -> str:
+    """``url`` again with ``netloc`` and ``query`` replaced. Not ``urlunsplit``: it drops the
+    ``//`` of an empty host, and libpq reads ``postgresql:///db?host=/run/postgresql`` (a Unix
+    socket) but not ``postgresql:/db?…``."""
+    text = f"{parts.scheme}:"
+    if netloc or url[len(parts.scheme) + 1 :].startswith("//"):
+        text += f"//{netloc}"
+    text += parts.path
+    if query:
+        text += f"?{query}"
+    if parts.fragment:
+        text += f"#{parts.fragment}"
+    return text
 
 
 def duration_parameter(name: str, text: str) -> timedelta:
@@ -88,3 +103,18 @@ def duration_parameter(name: str, text: str) -> timedelta:
     if not 0 < seconds <= 86_400:
         raise InvalidInput(f"invalid {name}={text!r}: give a duration between 0 and 1d, like 30s")
     return timedelta(seconds=seconds)
+
+
+def check_redis_database(url: str) -> None:
+    """Refuse a Redis URL whose database number is not one: redis-py reads ``redis://h/abc``
+    as database 0 and ``redis://h/3/4`` as 34, so a typo would write to another database."""
+    parts = urlsplit(url)
+    path = parts.path.removeprefix("/")
+    given = [("path", path)] if path else []
+    given += [("db", value) for name, value in parse_qsl(parts.query, keep_blank_values=True) if name == "db"]
+    for where, value in given:
+        if not (value.isascii() and value.isdigit()):
+            shown = f"/{value}" if where == "path" else f"db={value}"
+            raise InvalidInput(
+                f"invalid Redis database {shown!r} in {mask_password(url)}: give a number, like /0"
+            )

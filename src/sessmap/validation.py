@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from sessmap.errors import InvalidInput
 
@@ -15,6 +16,10 @@ MAX_SESSION_ID_LENGTH = 128
 # sessmap 0.1.0 took ids of up to 256 characters: stored ones stay readable, never crash a read.
 MAX_STORED_SESSION_ID_LENGTH = 256
 MAX_HOST_LENGTH = 255
+# The one range of every integer field (turns, last_exit, generation): what all four stores
+# hold alike (SQLite INTEGER and PostgreSQL bigint are 64-bit signed; JSON and Redis take any).
+MIN_INTEGER = -(2**63)
+MAX_INTEGER = 2**63 - 1
 
 _AGENT_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _PROVIDER_NAME = _AGENT_NAME
@@ -114,3 +119,19 @@ def validate_host(host: str) -> str:
     ):
         raise InvalidInput(f"invalid host name {host!r}")
     return host
+
+
+def validate_integer(name: str, value: object, minimum: int = MIN_INTEGER) -> int:
+    """An integer field: a real int (not a bool) from ``minimum`` to ``MAX_INTEGER``."""
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= MAX_INTEGER:
+        raise InvalidInput(f"invalid {name} {value!r}: give a whole number from {minimum} to {MAX_INTEGER}")
+    return value
+
+
+def expand_home(path: str | Path) -> Path:
+    """``path`` with a leading ``~`` or ``~user`` expanded; InvalidInput (not RuntimeError)
+    when there is no such user, or no home directory to expand to."""
+    try:
+        return Path(path).expanduser()
+    except RuntimeError:
+        raise InvalidInput(f"cannot expand {str(path)!r}: no such user, or no home directory") from None

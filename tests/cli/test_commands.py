@@ -148,6 +148,8 @@ def test_show_text_and_json_with_forks_and_transcript(
         "archived": False,
         "stored": False,
         "reason": "it may live in another agent home: no run recorded one",
+        "host": None,
+        "agent_home": None,
     }
     assert data["history"] == [] and data["host"] is None and data["agent_home"] is None
     expected.parent.mkdir(parents=True)

@@ -117,6 +117,7 @@ def test_shipped_file_is_what_the_command_prints(name: str, env: dict[str, str])
     )
 
 
+@pytest.mark.slow
 def test_the_command_touches_no_rc_file(env: dict[str, str]) -> None:
     before = sorted(home(env).rglob("*"))
     for name in FILES:
@@ -176,6 +177,7 @@ def run_bash_function(env: dict[str, str], line: str, words: list[str], bash_com
 
 
 @pytest.mark.parametrize("bash_completion", [False, True])
+@pytest.mark.slow
 def test_bash_replaces_only_its_own_current_word(env: dict[str, str], bash_completion: bool) -> None:
     if bash_completion:
         need("bash-completion", BASH_COMPLETION.exists())
@@ -187,6 +189,7 @@ def test_bash_replaces_only_its_own_current_word(env: dict[str, str], bash_compl
     assert run_bash_function(env, "sessmap get slack:", words, bash_completion) == [":C0123:1700000000.1"]
 
 
+@pytest.mark.slow
 def test_bash_leaves_the_command_after_dashdash_to_the_shell(env: dict[str, str]) -> None:
     words = ["sessmap", "exec", "k", "--", "ech"]
     offered = run_bash_function(env, "sessmap exec k -- ech", words, bash_completion=False)
@@ -197,6 +200,7 @@ def test_bash_leaves_the_command_after_dashdash_to_the_shell(env: dict[str, str]
 # --- zsh --------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_zsh_file_starts_with_compdef(env: dict[str, str]) -> None:
     assert script("zsh", env).splitlines()[0] == "#compdef sessmap"
 
@@ -222,11 +226,13 @@ def zsh_session(env: dict[str, str], way: str, typed: str, expect: str) -> str:
 
 
 @pytest.mark.parametrize("way", ["fpath", "zshrc-eval"])
+@pytest.mark.slow
 def test_zsh_completes_a_key_with_colons(way: str, env: dict[str, str]) -> None:
     out = zsh_session(env, way, "sessmap get slack:C0\t", KEY)
     assert KEY in out, out
 
 
+@pytest.mark.slow
 def test_zsh_compinit_loads_the_file_from_fpath(env: dict[str, str]) -> None:
     zsh = shell("zsh")
     install_zsh(env, "fpath")
@@ -237,6 +243,7 @@ def test_zsh_compinit_loads_the_file_from_fpath(env: dict[str, str]) -> None:
     assert done.stdout.strip() == "_sessmap", (done.stdout, done.stderr)
 
 
+@pytest.mark.slow
 def test_zsh_leaves_the_command_after_dashdash_to_the_shell(env: dict[str, str]) -> None:
     # echo, echotc, echoti: zsh completes the common part and lists the rest
     out = zsh_session(env, "fpath", "sessmap exec k -- ech\t", "-- echo")
@@ -260,10 +267,12 @@ def fish_complete(env: dict[str, str], line: str) -> list[str]:
     return [candidate.split("\t")[0] for candidate in done.stdout.splitlines()]
 
 
+@pytest.mark.slow
 def test_fish_completes_a_key_with_colons(env: dict[str, str]) -> None:
     assert fish_complete(env, "sessmap get slack:C0") == [KEY]
 
 
+@pytest.mark.slow
 def test_fish_without_config_sources_the_script(env: dict[str, str]) -> None:
     fish = shell("fish")
     path = home(env) / "sessmap.fish"
@@ -273,6 +282,7 @@ def test_fish_without_config_sources_the_script(env: dict[str, str]) -> None:
     assert done.stdout.split() == [KEY], done.stderr
 
 
+@pytest.mark.slow
 def test_fish_leaves_the_command_after_dashdash_to_the_shell(env: dict[str, str]) -> None:
     offered = fish_complete(env, "sessmap exec k -- ech")
     assert "echo" in offered

@@ -7,6 +7,7 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
 from tests.support import SESSMAP
 
 
@@ -32,6 +33,7 @@ def seeded(tmp_path: Path, config: str) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_an_unknown_setting_is_a_warning_and_the_command_runs(tmp_path: Path) -> None:
     path = seeded(tmp_path, 'colour = "red"\n[agents.r]\nmodel = "x"\n')
     result = sessmap(tmp_path, "get", "k1")
@@ -46,6 +48,7 @@ def test_an_unknown_setting_is_a_warning_and_the_command_runs(tmp_path: Path) ->
     assert (quiet.returncode, quiet.stdout, quiet.stderr) == (0, "s-1\n", "")
 
 
+@pytest.mark.slow
 def test_config_unset_removes_an_unknown_setting(tmp_path: Path) -> None:
     path = seeded(tmp_path, 'colour = "red"\n[agents.r]\nmodel = "x"\n')
     for name in ("colour", "agents.r.model"):
@@ -55,6 +58,7 @@ def test_config_unset_removes_an_unknown_setting(tmp_path: Path) -> None:
     assert sessmap(tmp_path, "get", "k1").stderr == ""
 
 
+@pytest.mark.slow
 def test_unsetting_a_name_neither_known_nor_in_the_file_is_still_an_error(tmp_path: Path) -> None:
     seeded(tmp_path, "")
     result = sessmap(tmp_path, "config", "unset", "colour")
@@ -62,6 +66,7 @@ def test_unsetting_a_name_neither_known_nor_in_the_file_is_still_an_error(tmp_pa
     assert "unknown setting 'colour'" in result.stderr
 
 
+@pytest.mark.slow
 def test_config_set_refuses_a_value_of_the_wrong_kind_and_leaves_the_file(tmp_path: Path) -> None:
     path = seeded(tmp_path, "")
     before = path.read_bytes()
@@ -73,6 +78,7 @@ def test_config_set_refuses_a_value_of_the_wrong_kind_and_leaves_the_file(tmp_pa
     assert path.read_bytes() == before
 
 
+@pytest.mark.slow
 def test_a_bad_store_in_the_config_is_named_by_file_and_key_and_doctor_reports_it(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
     path.write_text('store = "5"\n')

@@ -29,6 +29,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return url
 
 
+@pytest.mark.slow
 def test_prune_asks_and_no_cancels_changing_nothing(store: str) -> None:
     before = snapshot(store)
     code, out, shown = in_terminal(store, "prune", answer="n")
@@ -40,6 +41,7 @@ def test_prune_asks_and_no_cancels_changing_nothing(store: str) -> None:
     assert snapshot(store) == before
 
 
+@pytest.mark.slow
 def test_prune_proceeds_on_yes(store: str) -> None:
     code, out, shown = in_terminal(store, "prune", answer="y")
     assert code == 0, shown
@@ -49,6 +51,7 @@ def test_prune_proceeds_on_yes(store: str) -> None:
 
 
 @pytest.mark.parametrize("answer", ["", "no", "yess", "q"])
+@pytest.mark.slow
 def test_anything_but_y_cancels(store: str, answer: str) -> None:
     before = snapshot(store)
     code, _, shown = in_terminal(store, "prune", answer=answer)
@@ -56,6 +59,7 @@ def test_anything_but_y_cancels(store: str, answer: str) -> None:
     assert snapshot(store) == before
 
 
+@pytest.mark.slow
 def test_yes_skips_the_question(store: str) -> None:
     code, _, shown = in_terminal(store, "prune", "-y")
     assert code == 0, shown
@@ -63,6 +67,7 @@ def test_yes_skips_the_question(store: str) -> None:
     assert pairs(store) == {("default", "fresh")}
 
 
+@pytest.mark.slow
 def test_not_at_a_terminal_nobody_is_asked(store: str) -> None:
     done = run(store, "prune")
     assert done.returncode == 0, done.stderr
@@ -70,6 +75,7 @@ def test_not_at_a_terminal_nobody_is_asked(store: str) -> None:
     assert pairs(store) == {("default", "fresh")}
 
 
+@pytest.mark.slow
 def test_stdin_not_a_terminal_is_not_asked(store: str) -> None:
     code, _, shown = in_terminal(store, "prune", stdin_terminal=False)
     assert code == 0 and "[y/N]" not in shown
@@ -81,6 +87,7 @@ def test_nothing_to_remove_asks_nothing(store: str) -> None:
     assert code == 0 and "[y/N]" not in shown
 
 
+@pytest.mark.slow
 def test_rm_of_several_keys_asks(store: str) -> None:
     before = snapshot(store)
     code, _, shown = in_terminal(store, "rm", "old:1", "old:2", answer="n")
@@ -91,6 +98,7 @@ def test_rm_of_several_keys_asks(store: str) -> None:
     assert ("default", "old:1") not in pairs(store)
 
 
+@pytest.mark.slow
 def test_a_pipe_into_rm_typed_at_a_terminal_asks_on_the_terminal(store: str) -> None:
     """``sessmap list … | sessmap rm -``: stdin is the list, so the answer comes from the
     controlling terminal, where the person who typed the pipe is."""
@@ -104,6 +112,7 @@ def test_a_pipe_into_rm_typed_at_a_terminal_asks_on_the_terminal(store: str) -> 
     assert not {("default", "old:1"), ("default", "old:2")} & pairs(store)
 
 
+@pytest.mark.slow
 def test_a_pipe_into_rm_without_a_controlling_terminal_is_not_asked(store: str) -> None:
     """Cron: no terminal anywhere, so ``rm -`` removes what it is given, as it always did."""
     done = run(store, "rm", "-", input="old:1\tdefault\n")
@@ -112,12 +121,14 @@ def test_a_pipe_into_rm_without_a_controlling_terminal_is_not_asked(store: str) 
     assert ("default", "old:1") not in pairs(store)
 
 
+@pytest.mark.slow
 def test_rm_of_one_key_does_not_ask(store: str) -> None:
     code, _, shown = in_terminal(store, "rm", "old:1")
     assert code == 0 and "[y/N]" not in shown
     assert ("default", "old:1") not in pairs(store)
 
 
+@pytest.mark.slow
 def test_import_replace_asks_only_when_it_replaces(store: str, tmp_path: Path) -> None:
     source = tmp_path / "in.jsonl"
     source.write_text(json.dumps(row("old:0", session_id="0199a2b1-0000-7000-8000-000000000001")) + "\n")
@@ -134,6 +145,7 @@ def test_import_replace_asks_only_when_it_replaces(store: str, tmp_path: Path) -
     assert code == 0 and "[y/N]" not in shown
 
 
+@pytest.mark.slow
 def test_doctor_fix_asks(tmp_path: Path) -> None:
     url = store_url("sqlite", tmp_path)
     seed(url, [gone_row("gone:1", tmp_path / "home"), gone_row("gone:2", tmp_path / "home")])

@@ -32,6 +32,7 @@ def unchanged(store: str, *args: str, code: int = 0, input: str | None = None) -
     return done.stdout + done.stderr
 
 
+@pytest.mark.slow
 def test_rm_dry_run(store: str) -> None:
     said = unchanged(store, "rm", "--dry-run", "a", "b")
     assert said.startswith("a\tdefault\t") and "would remove 2 mappings; nothing changed" in said
@@ -49,6 +50,7 @@ def test_doctor_fix_dry_run(store: str) -> None:
     assert "would remove gone (agent default)" in said
 
 
+@pytest.mark.slow
 def test_import_dry_run_every_policy(store: str, tmp_path: Path) -> None:
     source = tmp_path / "in.jsonl"
     source.write_text("".join(json.dumps(r) + "\n" for r in (row("a", session_id="s-new"), row("new"))))
@@ -63,6 +65,7 @@ def test_import_dry_run_every_policy(store: str, tmp_path: Path) -> None:
     unchanged(store, "import", "--dry-run", str(bad), code=2)
 
 
+@pytest.mark.slow
 def test_rename_and_create_force_dry_run(store: str) -> None:
     said = unchanged(store, "rename", "--dry-run", "a", "z")
     assert "would rename 'a' to 'z' (agent default)" in said

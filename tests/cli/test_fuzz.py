@@ -310,6 +310,7 @@ FUZZ_SETTINGS = settings(
 @pytest.mark.parametrize("kind", sorted(STORE_FILES))
 @FUZZ_SETTINGS
 @given(argv=command_lines, stdin=stdin_texts)
+@pytest.mark.slow
 def test_any_command_line_gets_a_documented_answer(
     kind: str, argv: list[str], stdin: str, new_world: Any
 ) -> None:
@@ -569,6 +570,7 @@ def assert_session_slots(provider: str, command: list[str], argv: list[str], thr
     args=user_args,
     new=st.sampled_from((False, False, False, True)),
 )
+@pytest.mark.slow
 def test_exec_dry_run_puts_session_ids_only_in_their_slots(
     data: st.DataObject,
     key: str,

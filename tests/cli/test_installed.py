@@ -15,6 +15,7 @@ from tests.support.cli import installed_sessmap, run_sessmap
 PROCESSES = 8
 
 
+@pytest.mark.slow
 def test_installed_command_pipes_tsv_and_moves_a_map(tmp_path: Path) -> None:
     sqlite_url = f"sqlite:{tmp_path / 'a.db'}"
     json_url = f"json:{tmp_path / 'b.json'}"
@@ -86,6 +87,7 @@ def test_many_processes_lose_nothing(tmp_path: Path, kind: str) -> None:
     assert sorted(keys) == sorted(f"key-{n}" for n in range(PROCESSES * 2))
 
 
+@pytest.mark.slow
 def test_reader_going_away_is_quiet(tmp_path: Path) -> None:
     url = f"sqlite:{tmp_path / 's.db'}"
     rows = "".join(
@@ -102,7 +104,7 @@ def test_reader_going_away_is_quiet(tmp_path: Path) -> None:
             timeout=60,
         )
         assert result.stderr == "", fmt
-        assert result.returncode == 1, fmt  # like Click: the output was cut short
+        assert result.returncode == 0, fmt  # like `git log | head`: a reader going away is no error
 
 
 def test_start_up_loads_no_rich_backend_or_provider() -> None:

@@ -124,6 +124,7 @@ def test_a_page_of_30_then_how_many_more_on_stderr(tmp_path: Path) -> None:
     assert len(quiet.stdout.splitlines()) == 31 and quiet.stderr == ""
 
 
+@pytest.mark.slow
 def test_n_0_shows_every_row_and_n_limits_without_a_more_line(tmp_path: Path) -> None:
     import_rows([row(n) for n in range(47)], tmp_path)
     every = at_terminal("list", "-n", "0", columns=120)

@@ -62,6 +62,7 @@ def one_error_line(done: subprocess.CompletedProcess[str]) -> str:
 
 
 @pytest.mark.parametrize("command", ["list", "export"])
+@pytest.mark.slow
 def test_fields_in_every_format(command: str) -> None:
     fields = "turns,key,labels,last_seen"
     tsv = ok(command, "--sort", "key", "-f", "tsv", "--fields", fields) if command == "list" else None
@@ -82,6 +83,7 @@ def test_fields_in_every_format(command: str) -> None:
 
 
 @pytest.mark.parametrize("command", ["list", "export"])
+@pytest.mark.slow
 def test_csv_has_a_header_and_parses_with_the_csv_module(command: str) -> None:
     default = list(csv.reader(io.StringIO(ok(command, "-f", "csv"))))
     assert default[0] == [
@@ -105,6 +107,7 @@ def test_csv_has_a_header_and_parses_with_the_csv_module(command: str) -> None:
     assert list(csv.reader(io.StringIO(empty))) == [default[0]]  # the header alone
 
 
+@pytest.mark.slow
 def test_tsv_stays_headerless_by_default() -> None:
     lines = ok("list").splitlines()
     assert len(lines) == 5 and not lines[0].startswith("key\t")
@@ -112,6 +115,7 @@ def test_tsv_stays_headerless_by_default() -> None:
 
 @pytest.mark.parametrize("fmt", ["tsv", "json", "jsonl", "csv", "keys", "table"])
 @pytest.mark.parametrize("command", ["list", "export"])
+@pytest.mark.slow
 def test_n_0_means_every_row(command: str, fmt: str) -> None:
     every = ok(command, "-f", fmt, "-n", "0", env={"COLUMNS": "120"})
     two = ok(command, "-f", fmt, "-n", "2", env={"COLUMNS": "120"})
@@ -122,6 +126,7 @@ def test_n_0_means_every_row(command: str, fmt: str) -> None:
         assert (len(every.splitlines()), len(two.splitlines())) == (5 + extra, 2 + extra)
 
 
+@pytest.mark.slow
 def test_no_default_limit_in_a_pipe(tmp_path: Path) -> None:
     file = tmp_path / "more.jsonl"
     file.write_text("".join(json.dumps({"key": f"k{n}", "provider": "claude"}) + "\n" for n in range(40)))
@@ -132,17 +137,20 @@ def test_no_default_limit_in_a_pipe(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("command", ["list", "export"])
 @pytest.mark.parametrize("fmt", ["tsv", "jsonl", "csv", "table", "keys"])
+@pytest.mark.slow
 def test_json_and_another_format_disagree(command: str, fmt: str) -> None:
     line = one_error_line(done := sessmap(command, "--json", "-f", fmt))
     assert done.returncode == 2
     assert line == f"sessmap: error: --json and --format {fmt} disagree; use one"
 
 
+@pytest.mark.slow
 def test_json_and_format_json_agree() -> None:
     assert len(json.loads(ok("list", "--json", "-f", "json"))) == 5
 
 
 @pytest.mark.parametrize("command", ["list", "export"])
+@pytest.mark.slow
 def test_an_unknown_field_lists_the_valid_ones(command: str) -> None:
     done = sessmap(command, "--fields", "key,colour")
     assert done.returncode == 2
@@ -153,11 +161,13 @@ def test_an_unknown_field_lists_the_valid_ones(command: str) -> None:
     assert twice.returncode == 2 and "'key' twice" in one_error_line(twice)
 
 
+@pytest.mark.slow
 def test_export_transcripts_takes_whole_jsonl_only() -> None:
     done = sessmap("export", "--transcripts", "--fields", "key")
     assert done.returncode == 2 and "--transcripts" in one_error_line(done)
 
 
+@pytest.mark.slow
 def test_every_row_command_has_the_output_options() -> None:
     from sessmap.cli import spec
 

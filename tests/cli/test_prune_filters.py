@@ -32,17 +32,20 @@ def pruned(store: str, *args: str) -> set[tuple[str, str]]:
     return before - pairs(store)
 
 
+@pytest.mark.slow
 def test_prefix_and_agent(store: str) -> None:
     assert pruned(store, "--prefix", "tmp:", "-a", "other") == {("other", "tmp:2")}
     assert pruned(store, "--prefix", "tmp:") == {("default", "tmp:1")}
 
 
+@pytest.mark.slow
 def test_match_label_provider_state(store: str) -> None:
     assert pruned(store, "--match", "keep:*", "--label", "team=infra") == {("default", "keep:1")}
     assert pruned(store, "--provider", "codex") == {("default", "keep:2")}
     assert pruned(store, "--state", "pending") == {("default", "pend:1")}
 
 
+@pytest.mark.slow
 def test_pinned_kept_unless_named(store: str) -> None:
     done = run(store, "prune")
     assert done.returncode == 0, done.stderr
@@ -64,6 +67,7 @@ def test_summary_line_on_stderr_and_rows_on_stdout(store: str) -> None:
     ]
 
 
+@pytest.mark.slow
 def test_dry_run_summary_and_quiet(store: str) -> None:
     done = run(store, "prune", "--dry-run", "--prefix", "tmp:")
     assert done.stderr == "would remove 2 of 4 mappings older than 30d; kept 1 labelled pin=true\n"
@@ -71,6 +75,7 @@ def test_dry_run_summary_and_quiet(store: str) -> None:
     assert quiet.returncode == 0 and quiet.stderr == "" and quiet.stdout == ""
 
 
+@pytest.mark.slow
 def test_doctor_fix_keeps_pinned(tmp_path: Path) -> None:
     url = store_url("sqlite", tmp_path)
     seed(url, [gone_row("gone", tmp_path / "h"), gone_row("pinned", tmp_path / "h", labels={"pin": "true"})])
@@ -80,6 +85,7 @@ def test_doctor_fix_keeps_pinned(tmp_path: Path) -> None:
     assert "kept pinned (agent default, pin=true)" in done.stdout
 
 
+@pytest.mark.slow
 def test_quiet_prune_keeps_pinned_too(store: str) -> None:
     # -q skips the count, so the pinned ones are found another way: they must still stay.
     done = run(store, "-q", "prune")

@@ -32,12 +32,14 @@ def test_a_pipe_from_list_removes_exactly_the_listed_mappings(store: str) -> Non
     assert pairs(store) == {("default", "keep"), ("other", "keep")}
 
 
+@pytest.mark.slow
 def test_bare_keys_are_of_the_agent_and_blank_lines_are_skipped(store: str) -> None:
     done = run(store, "rm", "-a", "other", "-", input="\ntmp:b\n\n  \n")
     assert done.returncode == 0, done.stderr
     assert ("other", "tmp:b") not in pairs(store) and ("default", "tmp:a") in pairs(store)
 
 
+@pytest.mark.slow
 def test_missing_lines_exit_3_naming_their_agents(store: str) -> None:
     done = run(store, "rm", "-", input="nope\tother\tclaude\nnope2\n")
     assert done.returncode == 3

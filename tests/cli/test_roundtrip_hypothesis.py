@@ -7,6 +7,7 @@ import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.support import examples
@@ -59,6 +60,7 @@ def mappings(draw: st.DrawFn) -> Mapping:
     max_examples=examples(25), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(rows=st.lists(mappings(), max_size=6, unique_by=lambda m: (m.agent, m.key)))
+@pytest.mark.slow
 def test_export_import_round_trip(rows: list[Mapping]) -> None:
     with tempfile.TemporaryDirectory() as folder:
         base = Path(folder)

@@ -66,6 +66,7 @@ def content(store: str) -> list[str]:
     return sorted(done.stdout.splitlines())
 
 
+@pytest.mark.slow
 def test_dry_runs_change_nothing(store: str) -> None:
     before = content(store)
     for args in (
@@ -77,6 +78,7 @@ def test_dry_runs_change_nothing(store: str) -> None:
     assert content(store) == before
 
 
+@pytest.mark.slow
 def test_prune_keeps_the_pinned_and_summarises(store: str) -> None:
     got = json.loads(run(store, "prune", "--json").stdout)
     assert got["count"] == 3 and got["scanned"] == 5 and got["pinned"] == 1
@@ -86,6 +88,7 @@ def test_prune_keeps_the_pinned_and_summarises(store: str) -> None:
     assert pairs(store) == {("default", "new")}
 
 
+@pytest.mark.slow
 def test_rm_pipe_from_list_across_agents(store: str) -> None:
     listing = subprocess.run(
         [str(SESSMAP), "--store", store, "list", "-f", "tsv", "--prefix", "tmp:"],

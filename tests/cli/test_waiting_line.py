@@ -50,6 +50,7 @@ def queued_stderr(agents: FakeAgents, *global_options: str, terminal: bool) -> s
     return shown.decode()
 
 
+@pytest.mark.slow
 def test_a_queued_run_at_a_terminal_says_whom_it_waits_for(agents: FakeAgents) -> None:
     said = queued_stderr(agents, terminal=True)
     lines = [line for line in said.splitlines() if line.strip()]
@@ -63,9 +64,11 @@ def test_a_queued_run_at_a_terminal_says_whom_it_waits_for(agents: FakeAgents) -
     assert match.group(2) == os.uname().nodename
 
 
+@pytest.mark.slow
 def test_a_queued_run_in_a_pipe_says_nothing(agents: FakeAgents) -> None:
     assert queued_stderr(agents, terminal=False) == ""
 
 
+@pytest.mark.slow
 def test_a_queued_run_with_q_says_nothing(agents: FakeAgents) -> None:
     assert queued_stderr(agents, "-q", terminal=True) == ""

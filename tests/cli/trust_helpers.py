@@ -79,9 +79,10 @@ def snapshot(store: str) -> Any:
 
 
 def gone_row(key: str, home: Path, **fields: Any) -> dict[str, Any]:
-    """A mapping whose transcript is proven gone: it ran on this host from ``home`` (a folder
-    that exists), and no transcript file is there."""
+    """A mapping whose transcript is proven gone: it ran (a turn) on this host from ``home`` (a
+    folder that exists), and no transcript file is there. (Never used, it would be "not started".)"""
     home.mkdir(parents=True, exist_ok=True)
+    fields.setdefault("turns", 1)
     return row(key, host=os.uname().nodename, agent_home=str(home), cwd=str(home), **fields)
 
 

@@ -1,12 +1,12 @@
 """The real ``claude`` and ``codex`` CLIs, installed from npm into a cache, talking to a fake
 model server on 127.0.0.1 with throwaway homes: no network beyond the npm registry, no keys.
+Which versions: agents.toml and ``SESSMAP_E2E_AGENTS`` (agentversions.py).
 
 Fixtures (registered by this folder's conftest): ``agent_bin``, ``model_server``, ``sandbox``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from agentversions import AgentVersion, versions
 from fakemodel import FakeModelServer, RecordedRequest
 from tests.support.cli import run_sessmap, sessmap_argv
 
 from sessmap.model import Mapping
 from sessmap.stores import open_store
 
-PACKAGES = ("@anthropic-ai/claude-code@2.1.197", "@openai/codex@0.169.0")
 # Variables of the machine that must not reach the agents: real endpoints, keys, settings.
 _KEEP = ("PATH", "LANG", "LC_ALL", "TERM", "TMPDIR", "SYSTEMROOT")
 
@@ -34,36 +34,36 @@ def _cache_root() -> Path:
     return Path(base) / "sessmap-test-agents"
 
 
-def _install_agents() -> Path:
-    """``node_modules/.bin`` holding claude and codex; installed once per version set."""
+def install_agent(agent: AgentVersion) -> Path:
+    """``node_modules/.bin`` holding ``agent``; each package@version is installed once."""
     npm = shutil.which("npm")
     if npm is None:
-        reason = "npm is not installed: the end-to-end tests need it to install claude and codex"
+        reason = f"npm is not installed: the end-to-end tests need it to install {agent.name}"
         if os.environ.get("CI"):
             pytest.fail(reason)
         pytest.skip(reason)
-    digest = hashlib.sha256(json.dumps(PACKAGES).encode()).hexdigest()[:16]
-    target = _cache_root() / digest
+    name = agent.spec.replace("/", "+")
+    target = _cache_root() / name
     bin_dir = target / "node_modules" / ".bin"
-    if (bin_dir / "claude").exists() and (bin_dir / "codex").exists():
+    if (bin_dir / agent.name).exists():
         return bin_dir
     target.parent.mkdir(parents=True, exist_ok=True)
     # Install beside the target and rename, so an interrupted install is never reused.
-    staging = Path(tempfile.mkdtemp(prefix=f"{digest}.", dir=target.parent))
+    staging = Path(tempfile.mkdtemp(prefix=f"{name}.", dir=target.parent))
     try:
         result = subprocess.run(
-            [npm, "install", "--no-audit", "--no-fund", "--prefix", str(staging), *PACKAGES],
+            [npm, "install", "--no-audit", "--no-fund", "--prefix", str(staging), agent.spec],
             capture_output=True,
             text=True,
             timeout=600,
             stdin=subprocess.DEVNULL,
         )
         if result.returncode != 0:
-            pytest.fail(f"npm install {' '.join(PACKAGES)} failed:\n{result.stderr[-3000:]}")
+            pytest.fail(f"npm install {agent.spec} failed:\n{result.stderr[-3000:]}")
         try:
             staging.rename(target)
         except OSError:  # another test run finished first: use its copy
-            if not (bin_dir / "claude").exists():
+            if not (bin_dir / agent.name).exists():
                 raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -71,8 +71,14 @@ def _install_agents() -> Path:
 
 
 @pytest.fixture(scope="session")
-def agent_bin() -> Path:
-    return _install_agents()
+def agent_bin(agent_set: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One folder with every agent of ``agent_set`` (agents.toml): what goes first on PATH."""
+    linked = tmp_path_factory.mktemp(f"agents-{agent_set}")
+    for agent in versions(agent_set):
+        for program in sorted(install_agent(agent).iterdir()):
+            if not (linked / program.name).exists():
+                (linked / program.name).symlink_to(program.resolve())
+    return linked
 
 
 @pytest.fixture

@@ -111,7 +111,7 @@ def alternate(cluster: Cluster, a: Host, b: Host, agent: str) -> None:
 
 
 @pytest.mark.parametrize("store", SERVER_STORES)
-@pytest.mark.parametrize("agent", AGENTS)
+@pytest.mark.agents(*AGENTS)
 def test_turns_alternating_between_hosts_carry_every_earlier_turn(cluster: Cluster, agent: str) -> None:
     a, b = cluster.host("host-a"), cluster.host("host-b")
     assert (a.name, b.name) == ("host-a", "host-b")
@@ -122,7 +122,7 @@ def test_turns_alternating_between_hosts_carry_every_earlier_turn(cluster: Clust
 
 
 @pytest.mark.parametrize("store", SERVER_STORES)
-@pytest.mark.parametrize("agent", AGENTS)
+@pytest.mark.agents(*AGENTS)
 def test_a_fork_made_on_another_host_carries_the_parent_and_travels_back(
     cluster: Cluster, agent: str
 ) -> None:
@@ -158,7 +158,7 @@ def test_a_fork_made_on_another_host_carries_the_parent_and_travels_back(
 
 
 @pytest.mark.parametrize("store", SERVER_STORES)
-@pytest.mark.parametrize("agent", AGENTS)
+@pytest.mark.agents(*AGENTS)
 def test_local_transcripts_on_another_host_restart_the_session_as_stale(cluster: Cluster, agent: str) -> None:
     config = cluster.sandbox.root / "config.toml"
     config.write_text('transcripts = "local"\n')
@@ -197,6 +197,7 @@ def test_local_transcripts_on_another_host_restart_the_session_as_stale(cluster:
 # --- 4. a wrapper that moves the agent's home -------------------------------------------------
 
 
+@pytest.mark.agents("claude")
 def test_a_wrapper_setting_claude_config_dir_keeps_one_session(cluster: Cluster) -> None:
     """sessmap sees CLAUDE_CONFIG_DIR of its own environment, not the wrapper's: it cannot see
     the transcript, and must not call the session stale for that."""
@@ -230,6 +231,7 @@ def test_a_wrapper_setting_claude_config_dir_keeps_one_session(cluster: Cluster)
 # --- 5. cron prunes from another HOME, and from another host ----------------------------------
 
 
+@pytest.mark.agents("claude")
 def test_prune_missing_from_cron_or_another_host_keeps_what_it_cannot_prove_gone(cluster: Cluster) -> None:
     bot_home = cluster.sandbox.root / "bot-home"
     bot = cluster.host("bot", hostname="host-a", home=bot_home, agent_dirs=False)
@@ -266,6 +268,7 @@ def test_prune_missing_from_cron_or_another_host_keeps_what_it_cannot_prove_gone
 
 
 @pytest.mark.parametrize("then", ["prune", "exec"])
+@pytest.mark.agents("claude")
 def test_a_session_set_by_hand_is_not_proven_gone_by_the_previous_sessions_home(
     cluster: Cluster, then: str
 ) -> None:
@@ -306,6 +309,7 @@ def test_a_session_set_by_hand_is_not_proven_gone_by_the_previous_sessions_home(
 
 
 @pytest.mark.parametrize("store", ["sqlite", *SERVER_STORES])
+@pytest.mark.agents("codex")
 def test_a_codex_id_survives_kill_9_of_sessmap_mid_turn(cluster: Cluster) -> None:
     host = cluster.host("bot", hostname=None)
     server = cluster.sandbox.server
@@ -356,6 +360,7 @@ def codex(host: Host, *args: str) -> subprocess.CompletedProcess[str]:
         ("sqlite", "moved-by-hand"),
     ],
 )
+@pytest.mark.agents("codex")
 def test_an_archived_codex_rollout_is_never_stale(cluster: Cluster, how: str) -> None:
     """The rollout in ``$CODEX_HOME/archived_sessions/``: put there by ``codex archive`` (which
     also tells codex's own index), or moved there by hand (what ``codex archive`` does to the
@@ -404,6 +409,7 @@ def test_an_archived_codex_rollout_is_never_stale(cluster: Cluster, how: str) ->
 
 
 @pytest.mark.parametrize("store", ["sqlite", *SERVER_STORES])
+@pytest.mark.agents("codex")
 def test_a_flat_codex_rollout_in_a_new_codex_home_is_resumed(cluster: Cluster) -> None:
     """The rollout moved to a fresh CODEX_HOME, directly in ``sessions/`` (a migrated home)."""
     old = cluster.host("old", hostname=None)
@@ -432,6 +438,7 @@ def test_a_flat_codex_rollout_in_a_new_codex_home_is_resumed(cluster: Cluster) -
 
 
 @pytest.mark.parametrize("store", ["sqlite", *SERVER_STORES])
+@pytest.mark.agents("codex")
 def test_a_codex_rollout_moved_flat_in_its_own_home_is_resumed(cluster: Cluster) -> None:
     """The rollout moved from ``sessions/YYYY/MM/DD/`` to ``sessions/`` in the same CODEX_HOME:
     sessmap finds it there (show says local), so the next turn must continue it."""
@@ -462,6 +469,7 @@ def _rollout_holds(host: Host, session_id: str, text: str) -> bool:
 
 
 @pytest.mark.parametrize("store", ["sqlite", *SERVER_STORES])
+@pytest.mark.agents("codex")
 def test_two_new_codex_threads_on_a_terminal_each_get_their_own_session(cluster: Cluster) -> None:
     """codex without --json, its output on a terminal: sessmap leaves the streams alone and
     learns each new id from the rollout its own run holds open, never from another run's."""
@@ -612,7 +620,7 @@ def networked(sandbox: Sandbox, store: str) -> Iterator[Cluster]:
 
 
 @pytest.mark.parametrize("store", SERVER_STORES)
-@pytest.mark.parametrize("agent", AGENTS)
+@pytest.mark.agents(*AGENTS)
 def test_hosts_on_networks_of_their_own_share_a_thread_through_the_store(
     networked: Cluster, agent: str
 ) -> None:

@@ -26,7 +26,7 @@ def ok(sandbox: Sandbox, key: str, agent: str, message: str, *options: str, **kw
     return result.stderr
 
 
-@pytest.mark.parametrize("agent", AGENTS)
+@pytest.mark.agents(*AGENTS)
 def test_a_thread_remembers_its_turns_and_another_thread_does_not_see_them(
     sandbox: Sandbox, agent: str
 ) -> None:
@@ -43,7 +43,7 @@ def test_a_thread_remembers_its_turns_and_another_thread_does_not_see_them(
     assert sandbox.mapping("slack:C1:2").session_id != mapping.session_id
 
 
-@pytest.mark.parametrize("agent", AGENTS)
+@pytest.mark.agents(*AGENTS)
 def test_a_fork_carries_the_parents_history_and_the_parent_never_sees_the_forks(
     sandbox: Sandbox, agent: str
 ) -> None:
@@ -66,7 +66,7 @@ def test_a_fork_carries_the_parents_history_and_the_parent_never_sees_the_forks(
     assert sandbox.mapping("parent").session_id == parent.session_id
 
 
-@pytest.mark.parametrize("agent", AGENTS)
+@pytest.mark.agents(*AGENTS)
 def test_a_deleted_transcript_starts_a_fresh_session_in_the_same_run(sandbox: Sandbox, agent: str) -> None:
     old, new = marker("old"), marker("new")
     ok(sandbox, "t", agent, old)
@@ -86,7 +86,7 @@ def test_a_deleted_transcript_starts_a_fresh_session_in_the_same_run(sandbox: Sa
     assert fresh.session_id and fresh.session_id != stale.session_id and fresh.turns == 2
 
 
-@pytest.mark.parametrize("agent", AGENTS)
+@pytest.mark.agents(*AGENTS)
 def test_racing_execs_on_a_new_thread_make_one_session_with_both_turns(sandbox: Sandbox, agent: str) -> None:
     one, two = marker("one"), marker("two")
     racers = [sandbox.start("race", agent, one), sandbox.start("race", agent, two)]
@@ -99,7 +99,7 @@ def test_racing_execs_on_a_new_thread_make_one_session_with_both_turns(sandbox: 
     assert mapping.turns == 2 and mapping.state == "active"
 
 
-@pytest.mark.parametrize("agent", AGENTS)
+@pytest.mark.agents(*AGENTS)
 def test_no_wait_on_a_busy_thread_exits_75(sandbox: Sandbox, agent: str) -> None:
     slow, blocked = marker("slow"), marker("blocked")
     sandbox.server.slow_marker, sandbox.server.slow_seconds = slow, 4.0
@@ -117,6 +117,7 @@ def test_no_wait_on_a_busy_thread_exits_75(sandbox: Sandbox, agent: str) -> None
     assert sandbox.mapping("busy").turns == 1
 
 
+@pytest.mark.agents("claude")
 def test_the_real_claude_and_its_hooks_see_the_thread_in_their_environment(sandbox: Sandbox) -> None:
     """claude runs its SessionStart hooks with its own environment: what a hook (or a tool)
     reads there is what sessmap gave the agent."""

@@ -2,7 +2,7 @@
 (``sessmap.sdk.ClaudeSessionStore``), and ``sessmap exec`` continuing them, both ways (SPEC §7).
 
 The bot runs the SDK's ``query`` in this process; the SDK runs its own bundled claude CLI. The
-``exec`` side runs the claude CLI pinned in realagents.py. Every "host" is a CLAUDE_CONFIG_DIR
+``exec`` side runs the claude CLI of agents.toml. Every "host" is a CLAUDE_CONFIG_DIR
 of its own that starts empty, so a later turn can only know an earlier one through the store.
 What each turn sent to the fake model proves which conversation it continued.
 """
@@ -38,7 +38,7 @@ from sessmap.sdk_keys import project_key_for
 from sessmap.stores import Store, open_store
 from sessmap.stores.base import TranscriptKey
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.agents("claude")]
 
 TURN_TIMEOUT = 180.0
 

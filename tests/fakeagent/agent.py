@@ -15,7 +15,8 @@ FAKEAGENT_EXIT (exit status), FAKEAGENT_SLEEP (seconds, after the session work),
 FAKEAGENT_CAT (copy stdin to stdout byte for byte), FAKEAGENT_READY (file created once signal
 handlers are set), FAKEAGENT_SIGNALS (log SIGINT/SIGTERM, then die by them; ``count``: log every
 one for half a second, then exit 128+N),
-FAKEAGENT_QUIET_ID (codex: print no id, leaving only the rollout file), FAKEAGENT_READ_STDIN
+FAKEAGENT_QUIET_ID (codex: print no id, leaving only the rollout file), FAKEAGENT_VERSION (what
+``--version`` says, as ``codex-cli X.Y.Z``; default 0.169.0), FAKEAGENT_READ_STDIN
 (read all of stdin first, and log it), FAKEAGENT_OUT and
 FAKEAGENT_ERR (text to print on stdout / stderr), FAKEAGENT_MARK (a file the agent holds a
 flock on while it runs: when another agent holds it already, the two overlap, and a line goes
@@ -159,6 +160,10 @@ def run_codex(argv: list[str]) -> tuple[str, list[str]]:
 def main() -> None:
     argv = sys.argv[1:]
     name = Path(sys.argv[0]).name
+    if argv == ["--version"]:
+        log({"version_asked": name})
+        print(f"{name}-cli {ENV.get('FAKEAGENT_VERSION', '0.169.0')}")
+        sys.exit(0)
     received: list[int] = []
     mode = ENV.get("FAKEAGENT_SIGNALS")
     wakeup = -1

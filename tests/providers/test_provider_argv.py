@@ -384,7 +384,7 @@ def test_template_stale_regex_is_read_from_the_output_even_on_a_terminal() -> No
 
 
 def test_template_subcommand_prefix_goes_after_the_commands_subcommand() -> None:
-    opencode = template_provider("opencode", OPENCODE)
+    opencode = template_provider("oc", OPENCODE)  # not the built-in opencode
     assert not opencode.chooses_id
     command = opencode.prepare_command(["opencode", "run", "--format", "json", "hi"])
     assert opencode.build_argv(command, Step.new()) == ["opencode", "run", "--format", "json", "hi"]
@@ -410,7 +410,7 @@ def test_template_subcommand_prefix_goes_after_the_commands_subcommand() -> None
 
 
 def test_template_capture_regex_finds_the_new_id() -> None:
-    opencode = template_provider("opencode", OPENCODE)
+    opencode = template_provider("oc", OPENCODE)  # not the built-in opencode
     watch = opencode.watch(Step.new())
     assert (watch.stdout, watch.stderr, watch.required) == (True, True, True)
     out = b'{"type":"step_start","sessionID":"ses_4f2a9c","part":{}}\n'
@@ -419,7 +419,7 @@ def test_template_capture_regex_finds_the_new_id() -> None:
 
 
 def test_template_refuses_its_own_session_flags() -> None:
-    opencode = template_provider("opencode", OPENCODE)
+    opencode = template_provider("oc", OPENCODE)  # not the built-in opencode
     with pytest.raises(InvalidInput, match="already picks a session"):
         opencode.prepare_command(["opencode", "run", "--session", "ses_x", "hi"])
     gemini = template_provider("gemini", GEMINI)

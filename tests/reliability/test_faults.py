@@ -59,6 +59,7 @@ def file_size_limit(limit: int) -> Callable[[], None]:
     return apply
 
 
+@pytest.mark.slow
 def test_a_write_past_the_file_size_limit_fails_cleanly(tmp_path: Path, file_kind: str) -> None:
     url = seeded_store(tmp_path, file_kind)
     assert store_path(tmp_path, file_kind).stat().st_size < FILE_SIZE_LIMIT
@@ -110,6 +111,7 @@ def fill(folder: Path, leave: int) -> None:
         filler.write(b"\0" * max(free - leave, 0))
 
 
+@pytest.mark.slow
 def test_a_full_tmpfs_fails_cleanly(small_tmpfs: Path, file_kind: str) -> None:
     store_folder = small_tmpfs / "store"
     url = seeded_store(store_folder, file_kind)
@@ -128,6 +130,7 @@ def test_a_full_tmpfs_fails_cleanly(small_tmpfs: Path, file_kind: str) -> None:
 # --- read-only folders and files, for a user permissions apply to ----------------------------
 
 
+@pytest.mark.slow
 def test_a_read_only_store_folder_refuses_writes(unprivileged: Unprivileged, file_kind: str) -> None:
     folder = unprivileged.folder
     run = {"env": unprivileged.env(), "prefix": unprivileged.prefix, "cwd": folder}
@@ -150,6 +153,7 @@ def test_a_read_only_store_folder_refuses_writes(unprivileged: Unprivileged, fil
     assert fingerprint(folder) == before
 
 
+@pytest.mark.slow
 def test_a_read_only_store_file_refuses_writes(unprivileged: Unprivileged, file_kind: str) -> None:
     folder = unprivileged.folder
     run = {"env": unprivileged.env(), "prefix": unprivileged.prefix, "cwd": folder}
@@ -167,6 +171,7 @@ def test_a_read_only_store_file_refuses_writes(unprivileged: Unprivileged, file_
 # --- what is at the store path -----------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_symlinked_store_is_refused(tmp_path: Path, file_kind: str) -> None:
     """A store path that is a symlink is refused, for reads and writes: following it would let
     whoever can write the folder redirect the map (or create files) wherever the link points."""
@@ -254,6 +259,7 @@ def _newer_json(path: Path) -> None:
     path.write_text(json.dumps(document))
 
 
+@pytest.mark.slow
 def test_a_store_of_a_newer_schema_is_refused(tmp_path: Path, file_kind: str) -> None:
     url = seeded_store(tmp_path, file_kind)
     {"sqlite": _newer_sqlite, "json": _newer_json}[file_kind](store_path(tmp_path, file_kind))

@@ -26,6 +26,7 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "sessmap"
 
 
 @pytest.mark.parametrize("umask", [0o000, 0o022, 0o077], ids=["umask-000", "umask-022", "umask-077"])
+@pytest.mark.slow
 def test_store_files_and_folders_are_private(tmp_path: Path, file_kind: str, umask: int) -> None:
     """Everything sessmap creates is 0700 (folders) or 0600 (files): the store, SQLite's -wal
     and -shm (seen while a command holds the store open), the JSON lock file, the per-thread
@@ -73,6 +74,7 @@ UNREACHABLE_URLS = [
 
 
 @pytest.mark.parametrize("url", UNREACHABLE_URLS)
+@pytest.mark.slow
 def test_verbose_errors_never_show_the_store_password(tmp_path: Path, url: str) -> None:
     config = tmp_path / "config.toml"
     config.write_text(f"store = {json.dumps(url)}\n")
@@ -116,6 +118,7 @@ def cli(url: str) -> Callable[..., Result]:
     return invoke
 
 
+@pytest.mark.slow
 def test_verbose_not_found_shows_no_other_session(any_store_url: str) -> None:
     sessmap = cli(any_store_url)
     ids = []
@@ -244,6 +247,7 @@ def test_hostile_keys_through_the_installed_command(tmp_path: Path) -> None:
 # --- no SQL built from run-time values ---------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_store_sql_text_is_built_from_constants_only() -> None:
     """Every execute/executemany/copy in src/sessmap/stores/*.py gets SQL text made only of
     literals and psycopg quoting (see sql_audit.py for exactly what that proves)."""

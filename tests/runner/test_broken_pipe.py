@@ -16,6 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from tests.support import SESSMAP
 from tests.support.cli import show_json
 
@@ -42,6 +43,7 @@ def install_codex(folder: Path) -> Path:
     return codex
 
 
+@pytest.mark.slow
 def test_exec_piped_into_head_ends_and_records_the_run(tmp_path: Path) -> None:
     codex = install_codex(tmp_path / "bin")
     store = f"sqlite:{tmp_path / 'sessions.db'}"

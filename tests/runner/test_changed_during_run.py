@@ -34,6 +34,7 @@ def run_while(agents: FakeAgents, key: str, change: tuple[str, ...]) -> bytes:
     return stderr
 
 
+@pytest.mark.slow
 def test_a_session_switched_during_a_run_is_kept(agents: FakeAgents) -> None:
     stderr = run_while(agents, "t1", ("set", "t1", "--session-id", OTHER_ID))
     mapping = agents.mapping("t1")
@@ -44,6 +45,7 @@ def test_a_session_switched_during_a_run_is_kept(agents: FakeAgents) -> None:
     assert f"switched to session {OTHER_ID}".encode() in stderr
 
 
+@pytest.mark.slow
 def test_a_mapping_created_over_during_a_run_keeps_its_new_provider_and_id(agents: FakeAgents) -> None:
     stderr = run_while(
         agents, "t2", ("create", "t2", "--force", "--provider", "codex", "--session-id", OTHER_ID)
@@ -54,6 +56,7 @@ def test_a_mapping_created_over_during_a_run_keeps_its_new_provider_and_id(agent
     assert b"the turn of thread 't2' was not recorded" in stderr
 
 
+@pytest.mark.slow
 def test_a_label_set_during_a_run_does_not_stop_the_turn_being_recorded(agents: FakeAgents) -> None:
     stderr = run_while(agents, "t3", ("set", "t3", "--label", "team=infra"))
     mapping = agents.mapping("t3")

@@ -32,6 +32,7 @@ def ran_before(agents: FakeAgents, key: str, **fields: object) -> None:
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.slow
 def test_an_unseen_transcript_is_resumed_and_the_agent_decides(agents: FakeAgents) -> None:
     # Never recorded where it lives (a wrapper, another host): sessmap must not call it stale.
     ran_before(agents, "k")
@@ -47,6 +48,7 @@ def test_an_unseen_transcript_is_resumed_and_the_agent_decides(agents: FakeAgent
 
 
 @pytest.mark.parametrize("source", ["pipe", "file"])
+@pytest.mark.slow
 def test_the_stale_retry_gets_the_stdin_the_first_attempt_read(
     agents: FakeAgents, tmp_path: Path, source: str
 ) -> None:
@@ -69,6 +71,7 @@ def test_the_stale_retry_gets_the_stdin_the_first_attempt_read(
     assert turn["stdin"] == "PROMPT\n" and turn["argv"][0] == "--session-id"
 
 
+@pytest.mark.slow
 def test_a_transcript_proven_gone_is_replaced_before_the_agent_starts(agents: FakeAgents) -> None:
     home = Path(agents.env["CLAUDE_CONFIG_DIR"])
     home.mkdir(parents=True)
@@ -83,6 +86,7 @@ def test_a_transcript_proven_gone_is_replaced_before_the_agent_starts(agents: Fa
     assert agents.turns()[-1]["argv"][0] == "--session-id"
 
 
+@pytest.mark.slow
 def test_a_run_records_where_the_transcript_lives(agents: FakeAgents) -> None:
     assert agents.sessmap("exec", "k", "--", "claude", "-p", "one").returncode == 0
     mapping = agents.mapping("k")
@@ -93,6 +97,7 @@ def test_a_run_records_where_the_transcript_lives(agents: FakeAgents) -> None:
     assert agents.sessmap("prune", "--missing", "--dry-run").stdout.decode().startswith("k\t")
 
 
+@pytest.mark.slow
 def test_a_wrapper_that_moves_the_agent_home_keeps_one_conversation(agents: FakeAgents) -> None:
     wrapped = agents.root / "wrapped-home"
     wrapper = agents.root / "claude-wrapper"

@@ -55,6 +55,7 @@ def failing(agents: FakeAgents) -> dict[str, tuple[list[str], dict[str, str]]]:
 
 
 @pytest.mark.parametrize("failure", ["usage", "bad option value", "store", "config", "conflict", "stale"])
+@pytest.mark.slow
 def test_each_failure_of_sessmaps_own_exits_125_with_a_report(agents: FakeAgents, failure: str) -> None:
     assert agents.sessmap("exec", "k", "--", "claude", "-p", "first").returncode == 0
     assert agents.sessmap("exec", "gone", "--", "claude", "-p", "first").returncode == 0
@@ -70,6 +71,7 @@ def test_each_failure_of_sessmaps_own_exits_125_with_a_report(agents: FakeAgents
     assert len(agents.turns()) == before  # the agent never ran
 
 
+@pytest.mark.slow
 def test_a_usage_error_typer_finds_is_125_too(agents: FakeAgents) -> None:
     result = agents.sessmap("exec", "--no-such-option", "k", "--", "claude", "-p", "x")
     assert result.returncode == 125 and result.stderr.decode().startswith("sessmap: error: ")
@@ -92,6 +94,7 @@ def test_busy_and_missing_commands_keep_their_codes(agents: FakeAgents) -> None:
         holder.communicate(timeout=30)
 
 
+@pytest.mark.slow
 def test_the_report_for_every_action(agents: FakeAgents) -> None:
     code, started = status_of(agents, "t", "--", "claude", "-p", "one")
     assert code == 0 and started["action"] == "started" and started["turns"] == 1
@@ -131,6 +134,7 @@ def test_status_fd(agents: FakeAgents) -> None:
 
 
 @pytest.mark.parametrize("agent", ["claude", "codex"])
+@pytest.mark.slow
 def test_the_agent_sees_its_thread_in_its_environment(agents: FakeAgents, agent: str) -> None:
     command = ["claude", "-p"] if agent == "claude" else ["codex", "exec", "--json"]
     assert agents.sessmap("exec", "-a", "rev", "slack:C1:1", "--", *command, "one").returncode == 0

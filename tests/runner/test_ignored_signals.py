@@ -118,6 +118,7 @@ SIGNALS = ["SIGHUP", "SIGINT"]
 
 
 @pytest.mark.parametrize("name", SIGNALS)
+@pytest.mark.slow
 def test_an_ignored_signal_stays_ignored_in_the_agent(tmp_path: Path, name: str) -> None:
     code, stderr, seen, marks = run_and_signal(tmp_path, name, "SIG_IGN", catch=False)
     assert seen["ignored"], "the agent must inherit the signal ignored, as under nohup"
@@ -127,6 +128,7 @@ def test_an_ignored_signal_stays_ignored_in_the_agent(tmp_path: Path, name: str)
 
 
 @pytest.mark.parametrize("name", SIGNALS)
+@pytest.mark.slow
 def test_an_ignored_signal_is_never_forwarded(tmp_path: Path, name: str) -> None:
     # The agent handles the signal itself: only forwarding could make it arrive.
     code, stderr, seen, marks = run_and_signal(tmp_path, name, "SIG_IGN", catch=True)
@@ -137,6 +139,7 @@ def test_an_ignored_signal_is_never_forwarded(tmp_path: Path, name: str) -> None
 
 
 @pytest.mark.parametrize("name", SIGNALS)
+@pytest.mark.slow
 def test_a_signal_not_ignored_is_still_forwarded(tmp_path: Path, name: str) -> None:
     code, stderr, seen, marks = run_and_signal(tmp_path, name, "SIG_DFL", catch=False)
     assert not seen["ignored"]
@@ -148,6 +151,7 @@ def test_a_signal_not_ignored_is_still_forwarded(tmp_path: Path, name: str) -> N
 
 
 @pytest.mark.parametrize("name", SIGNALS)
+@pytest.mark.slow
 def test_a_signal_not_ignored_reaches_an_agent_that_handles_it(tmp_path: Path, name: str) -> None:
     code, stderr, seen, marks = run_and_signal(tmp_path, name, "SIG_DFL", catch=True)
     assert code == 0, (code, stderr)

@@ -93,6 +93,7 @@ def test_a_lost_lock_stops_the_agent_with_sigterm_and_says_so(agents: FakeAgents
     assert mapping is not None and mapping.turns == 0 and mapping.generation == 1
 
 
+@pytest.mark.slow
 def test_an_agent_that_ignores_sigterm_is_killed_when_the_grace_runs_out(agents: FakeAgents) -> None:
     lock = LosingLock(after=0.3, grace=1.0)
     script = agents.root / "stubborn"

@@ -367,14 +367,17 @@ def test_two_streams_open_at_once(loaded: Store, dataset: dict[str, Mapping]) ->
 def test_delete_matching_prunes_strictly_older(
     loaded: Store, dataset: dict[str, Mapping], make_mapping: MakeMapping
 ) -> None:
-    removed = loaded.delete_matching(Query(seen_before=at(20), limit=1, sort="key"))  # limit ignored
+    removed: list[Mapping] = []
+    count = loaded.delete_matching(Query(seen_before=at(20), limit=1, sort="key"), removed=removed.append)
+    assert count == 4  # the limit is ignored
     assert sorted(letters(removed, dataset)) == list("BIKL")
     assert sorted(letters(loaded.query(Query()), dataset)) == list("ACDEFGHJ")  # at the cutoff: kept
-    assert loaded.delete_matching(Query(seen_before=at(20))) == []
+    assert loaded.delete_matching(Query(seen_before=at(20))) == 0
 
 
 def test_delete_matching_with_filters(loaded: Store, dataset: dict[str, Mapping]) -> None:
-    removed = loaded.delete_matching(Query(provider="codex", prefix="slack:"))
+    removed: list[Mapping] = []
+    assert loaded.delete_matching(Query(provider="codex", prefix="slack:"), removed=removed.append) == 2
     assert sorted(letters(removed, dataset)) == ["B", "D"]
     assert sorted(letters(loaded.query(Query()), dataset)) == list("ACEFGHIJKL")
 
@@ -522,6 +525,7 @@ def lock_holder(cross_process_url: str) -> Iterator[Callable[[str, str], subproc
         process.stdout.close()
 
 
+@pytest.mark.slow
 def test_thread_lock_is_busy_while_another_process_holds_it(
     store: Store, lock_holder: Callable[[str, str], subprocess.Popen[str]]
 ) -> None:
@@ -537,6 +541,7 @@ def test_thread_lock_is_busy_while_another_process_holds_it(
         pass
 
 
+@pytest.mark.slow
 def test_thread_lock_is_freed_when_the_holder_is_killed(
     store: Store, lock_holder: Callable[[str, str], subprocess.Popen[str]]
 ) -> None:
@@ -548,6 +553,7 @@ def test_thread_lock_is_freed_when_the_holder_is_killed(
         assert time.monotonic() - started < 5
 
 
+@pytest.mark.slow
 def test_thread_lock_held_here_is_busy_in_another_process(store: Store, cross_process_url: str) -> None:
     def try_lock() -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -574,6 +580,7 @@ with open_store(sys.argv[1]) as store, store.thread_lock("default", "k", None):
 """
 
 
+@pytest.mark.slow
 def test_thread_lock_is_not_inherited_by_the_agent(store: Store, cross_process_url: str) -> None:
     """A holder killed while its agent runs frees the thread: the agent never held the lock."""
     holder = subprocess.Popen(
@@ -668,3 +675,55 @@ def test_any_key_round_trips(store: Store, make_mapping: MakeMapping, key: str) 
     assert store.get("default", key) == mapping
     assert next(store.query(Query(prefix=key, sort="key"))).key == key
     assert store.delete("default", key) == mapping
+
+
+# --- deleting safely (issue 14, items 3, 5, 10, 21) -------------------------------------------
+
+
+def test_delete_matching_keeps_what_keep_says_and_streams(loaded: Store, dataset: dict[str, Mapping]) -> None:
+    """``keep`` spares rows that match; every deleted row is told to ``removed`` (none listed)."""
+    told: list[Mapping] = []
+    spare = {("default", dataset["B"].key)}
+    count = loaded.delete_matching(
+        Query(seen_before=at(20)), keep=lambda m: (m.agent, m.key) in spare, removed=told.append
+    )
+    assert count == 3
+    assert sorted(letters(told, dataset)) == list("IKL")
+    assert "B" in letters(loaded.query(Query()), dataset)
+
+
+def test_delete_matching_many_rows_in_batches(store: Store, make_mapping: MakeMapping) -> None:
+    """More rows than one batch of any store, some kept: all the others go, each told once."""
+    for n in range(2_500):
+        store.insert(make_mapping(f"k{n:05}", created_at=at(0), updated_at=at(0)))
+    told: list[str] = []
+    count = store.delete_matching(
+        Query(seen_before=at(1)), keep=lambda m: m.key.endswith("7"), removed=lambda m: told.append(m.key)
+    )
+    assert count == 2_250 == len(told) == len(set(told))
+    assert sorted(m.key for m in store.query(Query())) == [f"k{n:05}" for n in range(2_500) if n % 10 == 7]
+
+
+def test_delete_expected_only_while_unchanged(store: Store, make_mapping: MakeMapping) -> None:
+    """A delete decided on a scanned row leaves the mapping alone once it changed (re-created,
+    used: another generation)."""
+    scanned = make_mapping("k1")
+    store.insert(scanned)
+    store.insert(scanned.evolve(generation=scanned.generation + 1), replace=True)  # exec --new meanwhile
+    assert store.delete("default", "k1", scanned) is None
+    assert store.get("default", "k1") is not None
+    current = store.get("default", "k1")
+    assert store.delete("default", "k1", current) == current
+    assert store.get("default", "k1") is None
+
+
+def test_thread_busy_probe(store: Store, make_mapping: MakeMapping) -> None:
+    """The probe tells a held lock from a free one, and leaves no lock behind."""
+    store.insert(make_mapping("k1"))
+    assert not store.thread_busy("default", "k1")
+    with store.thread_lock("default", "k1", timeout=0):
+        assert store.thread_busy("default", "k1")
+        assert not store.thread_busy("default", "k2")
+    assert not store.thread_busy("default", "k1")
+    with store.thread_lock("default", "k1", timeout=0):  # the probe took nothing
+        pass

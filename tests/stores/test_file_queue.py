@@ -185,6 +185,7 @@ def wait_all(waiters: list[Waiter], timeout: float = 30) -> list[int]:
 
 @BOTH_FILE_STORES
 @pytest.mark.parametrize("timeout", [None, 60.0], ids=["no-limit", "wait-timeout"])
+@pytest.mark.slow
 def test_waiters_are_served_in_arrival_order(queue: Queue, timeout: float | None) -> None:
     holder = queue.holder()
     waiters = [queue.queued(f"w{n}", timeout) for n in range(8)]
@@ -198,6 +199,7 @@ def test_waiters_are_served_in_arrival_order(queue: Queue, timeout: float | None
     assert statistics.median(hand_overs) <= 0.020, hand_overs
 
 
+@pytest.mark.slow
 def test_mixed_wait_modes_share_one_queue(queue: Queue) -> None:
     """Waiters with and without a limit queue together: no kind of waiter jumps the queue."""
     holder = queue.holder()
@@ -253,6 +255,7 @@ def test_an_abandoned_ticket_does_not_block_the_free_lock(url: str, store_file: 
 # --- leaving the queue ------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_waiters_killed_in_the_queue_do_not_stall_it(queue: Queue, store_file: Path) -> None:
     holder = queue.holder()
     waiters = [queue.queued(f"w{n}", None) for n in range(5)]
@@ -269,6 +272,7 @@ def test_waiters_killed_in_the_queue_do_not_stall_it(queue: Queue, store_file: P
     assert tickets(store_file) == []  # abandoned tickets were cleared on the way
 
 
+@pytest.mark.slow
 def test_a_waiter_that_times_out_leaves_the_queue_at_once(queue: Queue, store_file: Path) -> None:
     holder = queue.holder()
     first = queue.queued("first", None, hold="0.3")
@@ -286,6 +290,7 @@ def test_a_waiter_that_times_out_leaves_the_queue_at_once(queue: Queue, store_fi
     assert held[2][1] - held[1][2] < 0.1
 
 
+@pytest.mark.slow
 def test_a_waiter_stopped_with_ctrl_c_leaves_the_queue_at_once(queue: Queue, store_file: Path) -> None:
     holder = queue.holder()
     first = queue.queued("first", None)
@@ -450,6 +455,7 @@ def test_leaving_the_lock_frees_it_even_while_the_agent_still_runs(
 # --- waiting with a limit: the alarm, and the fallback outside the main thread ----------------
 
 
+@pytest.mark.slow
 def test_a_timed_wait_leaves_the_alarm_as_it_found_it(queue: Queue, url: str) -> None:
     queue.holder()
     fired: list[int] = []

@@ -257,6 +257,7 @@ def held_by_another_process(lock_path: Path) -> Iterator[None]:
         holder.stdout.close()
 
 
+@pytest.mark.slow
 def test_reads_need_no_lock_and_writes_wait_for_it(
     path: Path, make_mapping: MakeMapping, monkeypatch: pytest.MonkeyPatch
 ) -> None:

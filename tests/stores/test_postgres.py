@@ -51,6 +51,7 @@ MIGRATION_LOG = [
     (2, "add_host_and_history"),
     (3, "create_transcripts"),
     (4, "add_generation"),
+    (5, "index_session_id"),
 ]
 
 
@@ -70,6 +71,7 @@ with open_store(sys.argv[1]) as store:
 """
 
 
+@pytest.mark.slow
 def test_hosts_opening_a_fresh_database_together_migrate_it_once(fresh_database: str) -> None:
     start_at = str(time.time() + 1.5)  # every process is up and waiting by then
     processes = [
@@ -123,14 +125,15 @@ def test_an_older_schema_is_migrated_and_its_rows_read_with_the_new_fields(
             (T0, T0),
         )
     with open_store(fresh_database) as store:
-        assert store.schema_version == SCHEMA_VERSION == 4
+        assert store.schema_version == SCHEMA_VERSION == 5
+        assert [m.key for m in store.by_session("s-o", 10)] == ["old"]  # the index covers old rows
         old_row = store.get("default", "old")
         assert old_row is not None and (old_row.host, old_row.agent_home, old_row.history) == (None, None, ())
         assert store.transcripts.append(MAIN, [line(1)]) is not None
         assert store.check() == []
     assert migrations_table(fresh_database) == MIGRATION_LOG
     monkeypatch.setattr(postgres, "SCHEMA_VERSION", 1)
-    with pytest.raises(StoreError, match="schema version 4, newer than this sessmap understands"):
+    with pytest.raises(StoreError, match="schema version 5, newer than this sessmap understands"):
         open_store(fresh_database)
 
 
@@ -179,6 +182,7 @@ def test_a_failing_stream_appends_nothing(pg_store: PostgresStore) -> None:
     assert pg_store.transcripts.append(MAIN, [line(1)]).lines == 2  # type: ignore[union-attr]
 
 
+@pytest.mark.slow
 def test_appends_and_reads_stream_rather_than_holding_the_transcript(pg_store: PostgresStore) -> None:
     import tracemalloc
 
@@ -414,6 +418,7 @@ def test_tls_mode_reaches_the_driver() -> None:
         assert_clean_store_error(url + "&sslmode=require", "server does not support SSL")
 
 
+@pytest.mark.slow
 def test_cli_reports_an_unreachable_server_in_one_line() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "sessmap", "--store", f"postgresql://bot:{SECRET}@127.0.0.1:1/x", "list"],

@@ -285,6 +285,7 @@ def test_waiters_are_served_in_arrival_order(
     assert turns(tmp_path) == [waiter.process.pid for waiter in queue]
 
 
+@pytest.mark.slow
 def test_a_waiter_killed_with_minus_9_leaves_the_queue_at_once(
     store: PostgresStore, server: Server, waiters: Callable[..., list[Waiter]], tmp_path: Path
 ) -> None:
@@ -308,6 +309,7 @@ def test_a_waiter_killed_with_minus_9_leaves_the_queue_at_once(
     assert served - released < 0.5
 
 
+@pytest.mark.slow
 def test_a_waiter_that_times_out_raises_busy_and_leaves_the_queue(
     store: PostgresStore, server: Server, url: str, waiters: Callable[..., list[Waiter]], tmp_path: Path
 ) -> None:
@@ -479,6 +481,7 @@ def test_a_database_wide_idle_session_timeout_does_not_drop_a_held_lock() -> Non
         assert lost.calls == []
 
 
+@pytest.mark.slow
 def test_a_terminated_lock_backend_is_reported(store: PostgresStore, server: Server) -> None:
     lost = Lost()
     with store.thread_lock(AGENT, "k", 0) as lock:
@@ -491,6 +494,7 @@ def test_a_terminated_lock_backend_is_reported(store: PostgresStore, server: Ser
     assert len(lost.calls) == 1 and lost.calls[0].grace == 0.0
 
 
+@pytest.mark.slow
 def test_the_agent_that_inherited_the_lock_keeps_it_after_sessmap_is_killed(
     store: PostgresStore, url: str
 ) -> None:

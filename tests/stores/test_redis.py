@@ -22,7 +22,7 @@ from tests.support.servers import prefix_of, redis_client, redis_server_url, red
 import sessmap.stores.redis as redis_store
 import sessmap.stores.redis_transcripts as redis_transcripts
 from sessmap.errors import Busy, StoreError
-from sessmap.model import Mapping, Parent
+from sessmap.model import HistoryEntry, Mapping, Parent
 from sessmap.stores import Query, open_store
 from sessmap.stores.base import TAIL_BYTES, TranscriptKey
 from sessmap.stores.redis import SCHEMA_VERSION, RedisStore
@@ -77,6 +77,7 @@ with open_store(sys.argv[1]) as store:
 """
 
 
+@pytest.mark.slow
 def test_clients_opening_a_fresh_prefix_together_migrate_it_once(url: str, client: redis.Redis) -> None:
     start_at = str(time.time() + 1.5)
     processes = [
@@ -86,7 +87,8 @@ def test_clients_opening_a_fresh_prefix_together_migrate_it_once(url: str, clien
     assert [process.communicate(timeout=60)[0].strip() for process in processes] == [str(SCHEMA_VERSION)] * 6
     prefix = prefix_of(url)
     log = client.lrange(f"{prefix}:migrations", 0, -1)
-    assert [entry.split('"name": ')[1].split('"')[1] for entry in log] == ["create_layout", "add_transcripts"]
+    names = [entry.split('"name": ')[1].split('"')[1] for entry in log]
+    assert names == ["create_layout", "add_transcripts", "index_session_ids"]
     assert client.get(f"{prefix}:schema") == str(SCHEMA_VERSION)
 
 
@@ -229,13 +231,18 @@ def test_an_older_store_is_migrated_and_an_older_sessmap_refuses_this_one(
         old.setattr(redis_store, "SCHEMA_VERSION", 1)
         with RedisStore(url) as store:
             store.insert(mapping("kept"))
+            store.insert(mapping("reset").evolve(history=(HistoryEntry("s-old", T0, "new"),)))
         assert client.get(f"{prefix}:schema") == "1"
+    client.delete(f"{prefix}:sids")  # an older sessmap kept no index of session ids
     with RedisStore(url) as store:
-        assert store.schema_version == SCHEMA_VERSION == 2
+        assert store.schema_version == SCHEMA_VERSION == 3
         kept = store.get("default", "kept")
         assert kept is not None and (kept.host, kept.agent_home, kept.history) == (None, None, ())
+        # Version 3 indexed the session ids of the mappings already there, history too.
+        assert [m.key for m in store.by_session("s-", 10)] == ["kept", "reset"]
+        assert [m.key for m in store.by_session("s-old", 10)] == ["reset"]
     monkeypatch.setattr(redis_store, "SCHEMA_VERSION", 1)
-    with pytest.raises(StoreError, match="schema version 2, newer than this sessmap understands"):
+    with pytest.raises(StoreError, match="schema version 3, newer than this sessmap understands"):
         RedisStore(url)
 
 
@@ -482,6 +489,7 @@ def test_no_transcript_operation_sends_keys(
 # --- locks: bounded by the TTL, renewed while held ------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_held_lock_is_renewed_past_its_ttl() -> None:
     with redis_url(lock_ttl="1s") as url, RedisStore(url) as store, RedisStore(url) as other:
         with store.thread_lock("default", "long-run", 0):

@@ -157,6 +157,7 @@ def test_waiters_are_served_in_arrival_order(
             assert all(end <= spans[after][0] for end, after in zip(ends, served[1:], strict=False))
 
 
+@pytest.mark.slow
 def test_a_killed_waiter_stalls_the_queue_for_less_than_the_ttl(
     url_1s: str, spawn: Callable[..., subprocess.Popen[str]]
 ) -> None:
@@ -258,6 +259,7 @@ def test_on_wait_tells_the_holder_and_the_place_in_the_queue(url_1s: str) -> Non
     assert before <= holder_info.since <= after
 
 
+@pytest.mark.slow
 def test_the_lock_is_handed_over_quickly(url_1s: str) -> None:
     client = redis_client()
     queue = names_of(url_1s).queue
@@ -295,6 +297,7 @@ def agent() -> Iterator[subprocess.Popen[bytes]]:
     process.wait()
 
 
+@pytest.mark.slow
 def test_a_redis_outage_is_reported_before_the_lease_lapses(agent: subprocess.Popen[bytes]) -> None:
     ttl = 2.0
     reports: list[tuple[float, LockLost]] = []

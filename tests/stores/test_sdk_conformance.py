@@ -89,6 +89,7 @@ def assistant(n: int, text: str, cwd: Path) -> dict[str, Any]:
     }
 
 
+@pytest.mark.slow
 def test_the_sdks_conformance_suite_passes(backend: str, open_backend: Callable[[str], Store]) -> None:
     def make_store() -> ClaudeSessionStore:
         # A new store each call (open_backend: a new URL, closed after the test): every

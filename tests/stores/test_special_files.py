@@ -99,6 +99,7 @@ def still(path: Path, is_kind: Callable[[int], bool]) -> None:
 
 
 @pytest.mark.parametrize("kind", ["json", "sqlite"])
+@pytest.mark.slow
 def test_a_store_path_that_is_not_a_regular_file_is_refused_untouched(
     tmp_path: Path, kind: str, node: tuple[Maker, Callable[[int], bool]]
 ) -> None:
@@ -137,6 +138,7 @@ def test_a_side_file_that_is_not_a_regular_file_is_refused_untouched(
     assert not path.exists()
 
 
+@pytest.mark.slow
 def test_a_thread_lock_file_that_is_not_a_regular_file_is_refused(
     tmp_path: Path, node: tuple[Maker, Callable[[int], bool]]
 ) -> None:
@@ -203,6 +205,7 @@ CONFIG_NODES = [
 
 
 @pytest.mark.parametrize(("make", "is_kind"), CONFIG_NODES)
+@pytest.mark.slow
 def test_a_config_file_that_is_not_a_regular_file_is_refused_untouched(
     tmp_path: Path, make: Maker, is_kind: Callable[[int], bool]
 ) -> None:
@@ -228,6 +231,7 @@ def test_a_config_file_that_is_not_a_regular_file_is_refused_untouched(
     still(config, is_kind)
 
 
+@pytest.mark.slow
 def test_the_default_config_location_is_checked_too(
     tmp_path: Path, sessmap_home: Path, node: tuple[Maker, Callable[[int], bool]]
 ) -> None:

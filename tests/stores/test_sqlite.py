@@ -420,6 +420,7 @@ def test_outstanding_migrations_run_once_on_open(db_path: Path, next_migration: 
         (2, "m002_add_host_agent_home_history"),
         (3, "m003_create_transcripts"),
         (4, "m004_add_generation"),
+        (5, "m005_index_session_id"),
         (NEXT, "m_next_add_note"),
     ]
 
@@ -633,3 +634,13 @@ def test_check_reports_transcripts_that_lost_lines(db_path: Path) -> None:
 )
 def test_tail_after_equals_next_tail(tail: bytes, batch: list[bytes]) -> None:
     assert tail_after(tail, batch) == next_tail(tail, batch)
+
+
+def test_by_session_finds_current_ids_through_the_index(traced: tuple[SQLiteStore, list[str]]) -> None:
+    store, statements = traced
+    store.by_session("s-", 5)
+    current, earlier = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    store._db.set_trace_callback(None)
+    found = "\n".join(row[3] for row in store._db.execute(f"EXPLAIN QUERY PLAN {current}"))
+    assert "USING INDEX mappings_session_id (session_id>? AND session_id<?)" in found
+    assert "instr(history" in earlier  # earlier ids: only rows with a history are parsed

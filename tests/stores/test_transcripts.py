@@ -175,6 +175,7 @@ def _append_many(url: str, worker: int, count: int) -> None:
             store.transcripts.append(MAIN, [entry(worker * 1000 + n), entry(worker * 1000 + n, "pair")])
 
 
+@pytest.mark.slow
 def test_concurrent_appenders_lose_nothing_and_keep_each_batch_whole(cross_process_url: str) -> None:
     url = cross_process_url
     with open_store(url):

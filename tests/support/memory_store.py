@@ -22,16 +22,20 @@ from sessmap.model import Mapping
 from sessmap.stores.base import (
     TAIL_BYTES,
     ImportResult,
+    Keep,
     LockHolder,
     OnConflict,
     OnLost,
     OnWait,
     Query,
+    Removed,
     TranscriptInfo,
     TranscriptKey,
     TranscriptStore,
     Waiting,
+    by_session_order,
     conflict,
+    holds_session,
     not_found,
     renamed,
     reparented,
@@ -166,6 +170,10 @@ class ThreadLocks:
                 del self._holders[position]
                 self._changed.notify_all()
 
+    def busy(self, agent: str, key: str) -> bool:
+        with self._changed:
+            return (agent, key) in self._holders or bool(self._queues.get((agent, key)))
+
     def _wait_turn(self, position: Position, deadline: float | None, on_wait: OnWait | None) -> None:
         ticket = object()
         queue = self._queues.setdefault(position, [])
@@ -228,9 +236,12 @@ class MemoryStore:
         with self._data.lock:
             return self.rows.get((agent, key))
 
-    def insert(self, mapping: Mapping, *, replace: bool = False) -> None:
+    def insert(self, mapping: Mapping, *, replace: bool = False, require_parent: bool = False) -> None:
         mapping.validate()
+        parent = mapping.parent if require_parent else None
         with self._data.lock:
+            if parent is not None and (parent.agent, parent.key) not in self.rows:
+                raise not_found(parent.agent, parent.key)
             if (mapping.agent, mapping.key) in self.rows and not replace:
                 raise conflict(mapping.agent, mapping.key)
             self.rows[mapping.agent, mapping.key] = mapping
@@ -260,9 +271,12 @@ class MemoryStore:
                 self.rows[position] = reparented(mapping, agent, old_key, new_key)
             return result
 
-    def delete(self, agent: str, key: str) -> Mapping | None:
+    def delete(self, agent: str, key: str, expected: Mapping | None = None) -> Mapping | None:
         with self._data.lock:
-            return self.rows.pop((agent, key), None)
+            current = self.rows.get((agent, key))
+            if current is None or (expected is not None and current != expected):
+                return None
+            return self.rows.pop((agent, key))
 
     def query(self, query: Query) -> Iterator[Mapping]:
         with self._data.lock:
@@ -273,12 +287,21 @@ class MemoryStore:
         with self._data.lock:
             return sum(1 for mapping in self.rows.values() if query.matches(mapping))
 
-    def delete_matching(self, query: Query) -> list[Mapping]:
+    def delete_matching(self, query: Query, keep: Keep | None = None, removed: Removed | None = None) -> int:
         with self._data.lock:
-            doomed = [m for m in self.rows.values() if query.matches(m)]
+            doomed = [m for m in self.rows.values() if query.matches(m) and (keep is None or not keep(m))]
             for mapping in doomed:
                 del self.rows[mapping.agent, mapping.key]
-            return doomed
+                if removed is not None:
+                    removed(mapping)
+            return len(doomed)
+
+    def thread_busy(self, agent: str, key: str) -> bool:
+        return self._data.thread_locks.busy(agent, key)
+
+    def by_session(self, prefix: str, limit: int) -> list[Mapping]:
+        with self._data.lock:
+            return by_session_order((m for m in self.rows.values() if holds_session(m, prefix)), limit)
 
     def insert_many(self, mappings: Iterable[Mapping], on_conflict: OnConflict) -> ImportResult:
         with self._data.lock:

@@ -427,6 +427,7 @@ def big_line(n: int) -> bytes:
     return json.dumps({"type": "assistant", "n": n, "text": f"{n:08d}" * 124}).encode()  # ~1 KB
 
 
+@pytest.mark.slow
 def test_a_10_mb_transcript_uploads_and_restores_with_flat_memory(claude: Env, tmp_path: Path) -> None:
     path = claude.local()
     path.parent.mkdir(parents=True)

@@ -11,6 +11,11 @@ from __future__ import annotations
 def main() -> None:
     import sys
 
+    from sessmap.cli.stdio import refuse_closed_output
+
+    refused = refuse_closed_output(sys.argv[1:])  # before anything is opened
+    if refused is not None:
+        sys.exit(refused)
     from sessmap.cli.fast import run as run_fast
 
     code = run_fast(sys.argv[1:])

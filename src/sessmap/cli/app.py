@@ -27,6 +27,7 @@ from sessmap.cli.errors import (
     with_hint,
 )
 from sessmap.errors import ExitCode
+from sessmap.validation import expand_home
 
 
 class SessmapGroup(TyperGroup):
@@ -39,6 +40,13 @@ class SessmapGroup(TyperGroup):
         context = super().make_context(info_name, args, parent=parent, **extra)
         self._root = context  # kept so the error handler can read -v
         return context
+
+    def invoke(self, ctx: Any) -> Any:
+        # Here, not in _run: Typer's own main turns EPIPE into exit 1 before _run could see it.
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            return reader_went_away()
 
     def main(
         self,
@@ -140,7 +148,7 @@ def root(
 
     context = AppContext(
         store_option=store,
-        config_option=config.expanduser() if config else None,
+        config_option=expand_home(config) if config else None,
         quiet=quiet,
         verbose=verbose,
         color=not no_color and not os.environ.get("NO_COLOR"),
@@ -152,9 +160,16 @@ def root(
 def _wire() -> None:
     """Add every group's commands to the root app, in the order the help lists them."""
     from sessmap.cli import meta
-    from sessmap.cli.commands import admin_typer, exec_typer, listing_typer, mappings_typer
+    from sessmap.cli.commands import (
+        admin_typer,
+        disk_typer,
+        exec_typer,
+        listing_typer,
+        mappings_typer,
+        sessions_typer,
+    )
 
-    groups = (mappings_typer, listing_typer, admin_typer, exec_typer, meta)
+    groups = (mappings_typer, sessions_typer, listing_typer, disk_typer, admin_typer, exec_typer, meta)
     commands = {
         info.name or getattr(info.callback, "__name__", "").replace("_", "-"): info
         for g in groups
@@ -167,6 +182,7 @@ def _wire() -> None:
         app.registered_groups.extend(g.group.registered_groups)
 
 
-ORDER: tuple[str, ...] = ("create", "get", "show", "list", "export", "set", "rename", "rm", "delete", "fork")
+ORDER: tuple[str, ...] = ("create", "get", "show", "which", "transcript", "list", "export", "du", "set")
+ORDER += ("rename", "rm", "delete", "fork")
 ORDER += ("prune", "import", "doctor", "exec", "completion", "help")
 _wire()

@@ -54,9 +54,11 @@ class AppContext:
 
         config = load_config(self.config_path)
         for name in config.unknown:
+            import shlex  # only with an unknown setting to name
+
             self.info(
                 f"sessmap: warning: config file {config.path}: unknown setting {name!r} ignored; "
-                f"remove it with `sessmap config unset {name}`"
+                f"remove it with `sessmap config unset {shlex.quote(name)}`"
             )
         return config
 

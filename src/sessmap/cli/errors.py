@@ -18,27 +18,44 @@ PROG = "sessmap"
 Hint = str | Callable[[SessmapError], str]
 
 HINTS: dict[str, Hint] = {
-    # reason: the shell's next step; a template is filled from the error's data (``{key}``…).
+    # reason: the shell's next step; a template is filled from the error's data (``{key}``…),
+    # each value shell-quoted, and ``--`` goes before a key: a key is anything, `-x` or `$(…)`.
     "busy": "wait for it, or give --wait-timeout DURATION",
     "not-found": "try: sessmap list",
     "damaged-store": "see what is wrong with `sessmap doctor`; fix or restore the file",
     "no-command": "put it after --: sessmap exec KEY -- claude -p hi",
     "no-store": "create one with `sessmap create KEY`, or check --store and SESSMAP_STORE",
-    "no-session-yet": "try: sessmap exec {key} -- CMD",
-    "mapping-exists": "try: sessmap create --force {key}, or sessmap show {key}",
-    "target-exists": "try: sessmap rm {key} first",
+    "no-session-yet": "try: sessmap exec -- {key} -- CMD",
+    "mapping-exists": "try: sessmap create --force -- {key}, or sessmap show -- {key}",
+    "target-exists": "try: sessmap rm -- {key} first",
+    "thread-running": "retry the rename when that run has ended",
     "nothing-to-change": "give --session-id, --provider, --cwd, --label or --unlabel",
-    "fork-without-session": "exec it first: sessmap exec {key} -- CMD",
+    "fork-without-session": "exec it first: sessmap exec -- {key} -- CMD",
     "import-conflict": "try: --on-conflict skip or --on-conflict replace",
+    "config-locked": "try again once the other `sessmap config set` or `unset` has finished",
     "unknown-provider": "pass --provider, or set provider in the agent's [agents.NAME] profile",
     "provider-mismatch": "use --new to start the thread over with the other provider, or another -a/--agent",
     "cwd-mismatch": "leave out --cwd, or use --new to start the thread over in the other directory",
     "cwd-missing": "create it, or start the thread over elsewhere with --new --cwd DIR",
     "stdin-too-long": "start the thread over with --new, or pass the prompt as an argument",
     "stale-session": "start over with --new, or use --on-stale fresh",
+    "agent-too-old": lambda err: (
+        f"upgrade {err.data.get('provider', 'the agent CLI')}, or start the thread over with --new"
+    ),
     "session-flag": (
         "drop it; use --new to start over, or `sessmap set KEY --session-id ID` to switch sessions"
     ),
+    "no-session-match": "it may be a session sessmap did not start; try: sessmap list",
+    "ambiguous-session": "give more characters of the session id",
+    "no-transcript": (
+        "run it on the host that ran the session; to keep copies in the store from now on: "
+        "sessmap config set transcripts store"
+    ),
+    "transcript-unreadable": "read the agent's own files: sessmap show -- {key} says where they are",
+    "fork-unsupported": "start the thread over with --new",
+    "fork-needs-json": "give the fork's first turn JSON output: qwen -o json (or -o stream-json)",
+    "needs-json-output": 'try: opencode run --format json "PROMPT"',
+    "not-a-session": 'try: opencode run --format json "PROMPT"',
 }
 
 HINT_FREE = frozenset({"exists", "newer-schema", "unknown-setting", "superseded"})
@@ -75,8 +92,10 @@ def cli_hint(err: SessmapError) -> str | None:
         return err.hint
     if callable(hint):
         return hint(err)
+    import shlex  # only when a hint is filled in, off the fast path's success
+
     try:
-        return hint.format_map(err.data)
+        return hint.format_map({name: shlex.quote(str(value)) for name, value in err.data.items()})
     except (KeyError, IndexError):  # data the row needs is missing: say what the core said
         return err.hint
 
@@ -106,12 +125,13 @@ def error_line(message: str) -> str:
 
 
 def reader_went_away() -> int:
-    """``sessmap list | head``: stop quietly; point stdout at /dev/null so the final flush
-    cannot fail."""
+    """``sessmap list | head``: stop quietly, exit 0 (a reader that stopped reading is no
+    error, as with ``git log | head``, and ``set -o pipefail`` scripts go on); point stdout at
+    /dev/null so the final flush cannot fail."""
     import contextlib
     import os
 
     devnull = os.open(os.devnull, os.O_WRONLY)
     with contextlib.suppress(OSError, ValueError):  # stdout without a file descriptor
         os.dup2(devnull, sys.stdout.fileno())
-    return ExitCode.ERROR
+    return ExitCode.OK

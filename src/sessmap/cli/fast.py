@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 from sessmap.cli import spec
@@ -107,11 +106,12 @@ def _run(name: str, global_values: dict[str, Any], values: dict[str, Any], argum
     """Run the command; what it raises becomes one error line and an exit code, as
     ``SessmapGroup._run`` in cli/app.py does (its ``-v`` traceback never applies here)."""
     from sessmap.cli.errors import describe, error_line, exec_describe, reader_went_away
+    from sessmap.validation import expand_home
 
     options = {opt.dest: spec.resolve(opt, global_values.get(opt.dest)) for opt in spec.GLOBAL}
     try:  # the context may fail like the root callback: a bad ~user
         config = options["config"]
-        context = _Context(options["store"], Path(config).expanduser() if config else None, options["quiet"])
+        context = _Context(options["store"], expand_home(config) if config else None, options["quiet"])
         try:
             if name == "get":
                 from sessmap.cli.commands.mappings import KeyArgs, run_get

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from sessmap.cli.context import AppContext
+    from sessmap.cli.render import Facts
     from sessmap.model import Mapping
 
 DEFAULT_PAGE = 30
@@ -85,11 +86,12 @@ def show(
     from sessmap.cli.render import write_mappings
 
     fmt, fields = output.check(default_format)
+    facts = _facts(ctx, fields)
     if page is None:
-        return write_mappings(mappings, fmt, sys.stdout, color=ctx.color, fields=fields)
+        return write_mappings(mappings, fmt, sys.stdout, color=ctx.color, fields=fields, facts=facts)
     try:
         head = itertools.islice(mappings, page)
-        count = write_mappings(head, fmt, sys.stdout, color=ctx.color, fields=fields)
+        count = write_mappings(head, fmt, sys.stdout, color=ctx.color, fields=fields, facts=facts)
         sys.stdout.flush()
         more = sum(1 for _ in mappings)
     finally:
@@ -99,3 +101,16 @@ def show(
     if more:
         ctx.info(f"{more} more; use -n 0 for all")
     return count
+
+
+def _facts(ctx: AppContext, fields: tuple[str, ...] | None) -> Facts | None:
+    """The transcript reader for the computed fields, only when ``fields`` names one: a plain
+    ``list`` never loads it."""
+    from sessmap.cli.spec import CONVERSATION_FIELDS
+
+    if not fields or not any(name in CONVERSATION_FIELDS for name in fields):
+        return None
+    from sessmap.cli.commands.mappings import config_or_none
+    from sessmap.service_conversation import ConversationFields
+
+    return ConversationFields(ctx.existing_store, config_or_none(ctx))

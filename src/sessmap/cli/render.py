@@ -5,7 +5,7 @@ plain text, row by row; no Rich).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import IO, Any
 
 from sessmap import jsontext
@@ -15,6 +15,9 @@ from sessmap.service import Details, Health, Transcript
 # The documented TSV columns, in order, and csv's without --fields. Empty fields are empty
 # strings (never "None").
 TSV_FIELDS = ("key", "agent", "provider", "session_id", "state", "turns", "last_used_at", "created_at")
+
+Facts = Callable[[Mapping], dict[str, Any]]
+"""The computed fields of a mapping (``list --fields title,…``: service_conversation)."""
 
 
 def dumps(value: Any) -> str:
@@ -38,11 +41,13 @@ def _row(mapping: Mapping) -> list[str]:
     ]
 
 
-def picked(mapping: Mapping, fields: Sequence[str]) -> dict[str, Any]:
+def picked(mapping: Mapping, fields: Sequence[str], facts: Facts | None = None) -> dict[str, Any]:
     """The JSON form of ``mapping`` with only ``fields``, in that order; ``last_seen`` is
-    computed (last use, else creation)."""
+    computed (last use, else creation), and the transcript's fields by ``facts``."""
     whole = mapping.to_dict()
     whole["last_seen"] = format_timestamp(mapping.last_seen)
+    if facts is not None:
+        whole.update(facts(mapping))
     return {name: whole[name] for name in fields}
 
 
@@ -65,6 +70,7 @@ def write_mappings(
     color: bool = True,
     fields: Sequence[str] | None = None,
     width: int | None = None,
+    facts: Facts | None = None,
 ) -> int:
     """Render ``mappings`` in ``fmt`` (table, json, jsonl, tsv, csv, keys); returns how many.
 
@@ -74,7 +80,7 @@ def write_mappings(
     never outlives the store connection it reads from.
     """
     try:
-        return _write_mappings(mappings, fmt, out, color=color, fields=fields, width=width)
+        return _write_mappings(mappings, fmt, out, color=color, fields=fields, width=width, facts=facts)
     finally:
         close = getattr(mappings, "close", None)
         if close is not None:
@@ -89,6 +95,7 @@ def _write_mappings(
     color: bool,
     fields: Sequence[str] | None,
     width: int | None,
+    facts: Facts | None = None,
 ) -> int:
     if fmt == "table":
         import shutil
@@ -97,19 +104,24 @@ def _write_mappings(
 
         columns = width if width is not None else shutil.get_terminal_size().columns
         bold = color and out.isatty()
-        return write_table(mappings, out, width=columns, fields=fields, bold=bold)
+        extra = None
+        if facts is not None:
+            from sessmap.cli.conversation import list_columns
+
+            extra = list_columns(facts)
+        return write_table(mappings, out, width=columns, fields=fields, bold=bold, extra=extra)
     if fmt == "csv":
-        return _write_csv(mappings, out, fields or TSV_FIELDS)
+        return _write_csv(mappings, out, fields or TSV_FIELDS, facts)
     count = 0
     if fmt == "json":
         out.write("[")
         for count, mapping in enumerate(mappings, start=1):
-            value = picked(mapping, fields) if fields else mapping.to_dict()
+            value = picked(mapping, fields, facts) if fields else mapping.to_dict()
             out.write(("\n" if count == 1 else ",\n") + _indent(dumps(value)))
         out.write("\n]\n" if count else "]\n")
         return count
     if fields and fmt in ("jsonl", "tsv"):
-        return _write_picked(mappings, fmt, out, fields)
+        return _write_picked(mappings, fmt, out, fields, facts)
     # The common case, kept to the fewest steps a row: scripts list whole stores this way.
     for mapping in mappings:
         count += 1
@@ -123,11 +135,13 @@ def _write_mappings(
     return count
 
 
-def _write_picked(mappings: Iterable[Mapping], fmt: str, out: IO[str], fields: Sequence[str]) -> int:
+def _write_picked(
+    mappings: Iterable[Mapping], fmt: str, out: IO[str], fields: Sequence[str], facts: Facts | None
+) -> int:
     count = 0
     for mapping in mappings:
         count += 1
-        value = picked(mapping, fields)
+        value = picked(mapping, fields, facts)
         if fmt == "jsonl":
             out.write(jsontext.dumps(value) + "\n")
         else:
@@ -135,7 +149,7 @@ def _write_picked(mappings: Iterable[Mapping], fmt: str, out: IO[str], fields: S
     return count
 
 
-def _write_csv(mappings: Iterable[Mapping], out: IO[str], fields: Sequence[str]) -> int:
+def _write_csv(mappings: Iterable[Mapping], out: IO[str], fields: Sequence[str], facts: Facts | None) -> int:
     """RFC 4180 through the csv module (quoting, CRLF), with a header row of field names."""
     import csv
 
@@ -144,7 +158,7 @@ def _write_csv(mappings: Iterable[Mapping], out: IO[str], fields: Sequence[str])
     count = 0
     for mapping in mappings:
         count += 1
-        writer.writerow([_text(cell) for cell in picked(mapping, fields).values()])
+        writer.writerow([_text(cell) for cell in picked(mapping, fields, facts).values()])
     return count
 
 
@@ -176,12 +190,25 @@ def write_details(details: Details, out: IO[str]) -> None:
         or None
     )
     fields["transcript"] = _transcript_line(details.transcript)
+    fields["where"] = _transcript_place(details.transcript)
     fields["forks"] = (
         ", ".join(f"{fork.key} ({fork.state})" for fork in details.forks) if details.forks else None
     )
+    if details.conversation is not None:
+        from sessmap.cli.conversation import conversation_lines
+
+        fields.update(conversation_lines(details.conversation))
     width = max(len(name) for name in fields) + 1
     for name, value in fields.items():
         out.write(f"{name + ':':<{width}} {_field(value)}\n")
+
+
+def _transcript_place(transcript: Transcript) -> str:
+    """Where the transcript lives: host and agent home, and whether the store holds a copy."""
+    where = [f"host {transcript.host}"] if transcript.host else []
+    where += [f"agent home {transcript.agent_home}"] if transcript.agent_home else []
+    copy = "the store holds a copy" if transcript.stored else "no copy in the store"
+    return ", ".join(where) + f"; {copy}" if where else copy
 
 
 def _transcript_line(transcript: Transcript) -> str:

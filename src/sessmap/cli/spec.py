@@ -3,6 +3,8 @@
 The Typer app builds its parameters from this table (``option``), the fast path
 (``cli/fast.py``) tokenizes ``get`` and ``exec`` with it, the comparison test generates its
 command lines from it, and the README's command reference comes from the ``--help`` it makes.
+The options several commands share (and ``Opt`` itself) are declared in ``spec_options.py``;
+this module holds the per-command table, the fast path's subset, and the lookups.
 
 Cheap to import: no Typer, no Click, nothing beyond the standard library's ``typing``.
 """
@@ -10,185 +12,69 @@ Cheap to import: no Typer, no Click, nothing beyond the standard library's ``typ
 from __future__ import annotations
 
 import os
-from typing import Any, NamedTuple
+from typing import Any
 
-
-class Opt(NamedTuple):
-    """One option. ``flags``: the long name first, then the short one, if any."""
-
-    dest: str  # the Python parameter's name
-    flags: tuple[str, ...]
-    help: str
-    metavar: str | None = None
-    is_flag: bool = False  # takes no value
-    multiple: bool = False  # repeatable, collected in a list
-    envvar: str | None = None  # read when the option is not given (and not empty)
-    default: Any = None
-    choices: tuple[str, ...] | None = None  # for the fast path; Typer takes them from the Literal
-    complete: str | None = None  # "agents", "providers" or "keys": a completer of cli/complete.py
-    minimum: int | None = None
-    show_default: bool = True
-    hidden: bool = False
-    deprecated: str | None = None  # a note for stderr: this spelling goes in the next release
-
-    @property
-    def long(self) -> str:
-        return self.flags[0]
-
-    @property
-    def short(self) -> str | None:
-        return next((flag for flag in self.flags[1:] if not flag.startswith("--")), None)
-
-
-def _o(dest: str, *flags: str, help: str, **fields: Any) -> Opt:
-    return Opt(dest, flags, help, **fields)
-
-
-# --- options several commands share ------------------------------------------------------------
-
-AGENT = _o(
-    "agent",
-    "--agent",
-    "-a",
-    help="Agent name: one thread can hold a separate session per agent.",
-    metavar="NAME",
-    envvar="SESSMAP_AGENT",
-    default="default",
-    complete="agents",
-)
-AGENT_FILTER = _o(
-    "agent",
-    "--agent",
-    "-a",
-    help="Only this agent's mappings (default: every agent).",
-    metavar="NAME",
-    complete="agents",
-)
-PROVIDER = _o(
-    "provider",
-    "--provider",
-    "-p",
-    help="claude, codex, or a provider from the config.",
-    metavar="NAME",
-    complete="providers",
-)
-PROVIDER_FILTER = PROVIDER._replace(help="Only mappings of this provider.")
-LABEL = _o(
-    "label",
-    "--label",
-    "-l",
-    help="Set a label (repeatable).",
-    metavar="K=V",
-    multiple=True,
-    show_default=False,
-)
-JSON = _o("json_output", "--json", help="Print JSON.", is_flag=True, default=False)
-CWD = _o(
-    "cwd", "--cwd", help="Directory the agent runs in (made absolute).", metavar="DIR", show_default=False
-)
-SESSION_ID = _o(
-    "session_id", "--session-id", help="The agent's session id.", metavar="ID", show_default=False
-)
-# The commands that delete or replace mappings: show it first (--dry-run); at a terminal they
-# ask before doing it, unless --yes (as gh does). Scripts and cron (no terminal) are not asked.
-DRY_RUN = _o(
-    "dry_run", "--dry-run", help="Show what would change; change nothing.", is_flag=True, default=False
-)
-YES = _o(
-    "yes",
-    "--yes",
-    "-y",
-    help="Do not ask for confirmation (asked only when stdin and stderr are a terminal).",
-    is_flag=True,
-    default=False,
-)
-JSON_SUMMARY = JSON._replace(help="Print a JSON summary of what changed (or would).")
-
-FORMATS = ("table", "json", "jsonl", "tsv", "csv", "keys")
-FORMAT = _o(
-    "output_format",
-    "--format",
-    "-f",
-    help="table on a terminal, else tsv (no header; columns: key agent provider session_id "
-    "state turns last_used_at created_at); csv has a header row.",
-    choices=FORMATS,
-    show_default=False,
-)
-LIMIT = _o("limit", "--limit", "-n", help="At most N rows; 0 for all.", metavar="N", minimum=0)
-# What --fields can name: SPEC §1's fields of a mapping, in its order, and last_seen (the last
-# use, else the creation: what ages and the table's LAST SEEN are measured from).
-_FIELD_NAMES = (
-    "key agent provider session_id state cwd created_at updated_at last_used_at turns last_exit "
-    "parent labels host agent_home history last_seen"
-)
-MAPPING_FIELDS = tuple(_FIELD_NAMES.split())
-FIELDS = _o(
-    "fields",
-    "--fields",
-    help="Only these fields, in this order, comma-separated (table, tsv, csv, json, jsonl): "
-    + ", ".join(MAPPING_FIELDS)
-    + ".",
-    metavar="F,F…",
-    show_default=False,
-)
-# The output options of every command that prints rows of mappings (list, export, prune):
-# cli/options.py ``output_options`` hands them over as one ``cli.output.Output``, and
-# ``cli.output.show`` prints the rows with them.
-OUTPUT = (FORMAT, JSON, LIMIT, FIELDS)
-
-FILTERS = (
+# The shared blocks live in spec_options; every name is re-exported (__all__), so callers
+# keep importing the whole table from here.
+from sessmap.cli.spec_options import (
+    AGENT,
     AGENT_FILTER,
+    CONVERSATION_FIELDS,
+    CWD,
+    DRY_RUN,
+    DRY_RUN_N,
+    FIELDS,
+    FILTERS,
+    FORCE_F,
+    FORMAT,
+    FORMATS,
+    JSON,
+    JSON_SUMMARY,
+    LABEL,
+    LIMIT,
+    MAPPING_FIELDS,
+    OUTPUT,
+    PROVIDER,
     PROVIDER_FILTER,
-    _o("prefix", "--prefix", help="Only keys starting with S.", metavar="S"),
-    _o("match", "--match", help="Only keys matching GLOB (case-sensitive, * ? [..]).", metavar="GLOB"),
-    _o(
-        "label",
-        "--label",
-        "-l",
-        help="Only mappings with this label (repeatable, ANDed).",
-        metavar="K=V",
-        multiple=True,
-        show_default=False,
-    ),
-    _o("older_than", "--older-than", help="Last used (or created) more than DUR ago.", metavar="DUR"),
-    _o("newer_than", "--newer-than", help="Last used (or created) within DUR.", metavar="DUR"),
-    _o(
-        "state", "--state", help="Only mappings in this state.", choices=("active", "pending", "pending-fork")
-    ),
+    PRUNE_FILTERS,
+    PURGE,
+    SESSION_ID,
+    YES,
+    Opt,
 )
+from sessmap.cli.spec_options import declare as _o
 
-# prune selects as list does; its own --older-than is the age limit. A mapping labelled
-# pin=true is kept unless the prune itself filters on that label.
-PRUNE_FILTERS = tuple(
-    opt._replace(
-        help="Only mappings with this label (repeatable, ANDed). Mappings labelled pin=true are "
-        "kept unless --label pin=true is given."
-    )
-    if opt.dest == "label"
-    else opt
-    for opt in FILTERS
-    if opt.dest not in ("older_than", "newer_than")
-)
-
-# The short flags whose meaning changed in 0.3: the old spelling still works, with a note.
-FORCE_F = _o(
-    "force_f",
-    "-f",
-    help="Deprecated: -f is --format now; use --force.",
-    is_flag=True,
-    default=False,
-    hidden=True,
-    deprecated="-f for --force is deprecated and will mean --format; use --force",
-)
-DRY_RUN_N = _o(
-    "dry_run_n",
-    "-n",
-    help="Deprecated: -n is --limit now; use --dry-run.",
-    is_flag=True,
-    default=False,
-    hidden=True,
-    deprecated="-n for --dry-run is deprecated and will mean --limit; use --dry-run",
-)
+__all__ = [
+    "AGENT",
+    "AGENT_FILTER",
+    "COMMANDS",
+    "CONVERSATION_FIELDS",
+    "CWD",
+    "DRY_RUN",
+    "DRY_RUN_N",
+    "FAST",
+    "FIELDS",
+    "FILTERS",
+    "FORCE_F",
+    "FORMAT",
+    "FORMATS",
+    "GLOBAL",
+    "JSON",
+    "JSON_SUMMARY",
+    "LABEL",
+    "LIMIT",
+    "MAPPING_FIELDS",
+    "OUTPUT",
+    "PROVIDER",
+    "PROVIDER_FILTER",
+    "PRUNE_FILTERS",
+    "PURGE",
+    "SESSION_ID",
+    "YES",
+    "Opt",
+    "find",
+    "resolve",
+]
 
 GLOBAL = (
     _o(
@@ -231,6 +117,30 @@ COMMANDS: dict[str, tuple[Opt, ...]] = {
     ),
     "get": (AGENT, JSON),
     "show": (AGENT, JSON),
+    "which": (
+        AGENT_FILTER._replace(help="Only this agent's mappings (default: every agent)."),
+        JSON._replace(help="Print JSON: the mapping as show --json prints it, and what matched."),
+    ),
+    "transcript": (
+        AGENT,
+        _o(
+            "output_format",
+            "--format",
+            "-f",
+            help="text: for reading at a terminal; markdown: to paste into a ticket or a wiki; "
+            "jsonl: one JSON object per prompt, reply and tool call.",
+            choices=("text", "markdown", "jsonl"),
+            default="text",
+        ),
+        _o(
+            "last",
+            "--last",
+            help="Only the last N turns (a turn: a prompt and the agent's answer to it).",
+            metavar="N",
+            minimum=1,
+            show_default=False,
+        ),
+    ),
     "list": (
         _o(
             "sort",
@@ -260,6 +170,15 @@ COMMANDS: dict[str, tuple[Opt, ...]] = {
         FIELDS,
         *FILTERS,
     ),
+    "du": (
+        FORMAT._replace(
+            help="table on a terminal, else tsv (no header; columns: " + "key agent provider "
+            "session_id local stored total files sessions); csv has a header row."
+        ),
+        JSON._replace(help="Print JSON: the mappings, largest first, and the total."),
+        LIMIT._replace(help="Only the N largest; the total still counts all. 0 for all."),
+        *FILTERS,
+    ),
     "set": (
         AGENT,
         SESSION_ID,
@@ -279,6 +198,7 @@ COMMANDS: dict[str, tuple[Opt, ...]] = {
             is_flag=True,
             default=False,
         ),
+        PURGE,
         DRY_RUN,
         YES,
         JSON_SUMMARY,
@@ -301,6 +221,7 @@ COMMANDS: dict[str, tuple[Opt, ...]] = {
             default=False,
         ),
         *PRUNE_FILTERS,
+        PURGE,
         DRY_RUN._replace(help="Show what would go; delete nothing."),
         DRY_RUN_N,
         YES,
@@ -327,6 +248,10 @@ COMMANDS: dict[str, tuple[Opt, ...]] = {
             is_flag=True,
             default=False,
         ),
+        PURGE._replace(
+            help="With --fix: also delete the local transcripts of sessions sessmap ran that "
+            "only a history entry still names."
+        ),
         DRY_RUN._replace(help="With --fix: show what it would remove; remove nothing."),
         YES,
         JSON,
@@ -336,8 +261,8 @@ COMMANDS: dict[str, tuple[Opt, ...]] = {
         AGENT,
         PROVIDER._replace(
             flags=("--provider",),
-            help="claude, codex, or a provider from the config [default: the agent's profile, "
-            "else CMD's name].",
+            help="claude, codex, copilot, opencode, qwen, or a provider from the config "
+            "[default: the agent's profile, else CMD's name].",
             show_default=False,
         ),
         CWD,

@@ -127,12 +127,19 @@ class Layout(NamedTuple):
     widths: tuple[int, ...]
 
 
-def plan(names: Sequence[str], first: Sequence[Mapping], width: int, at: datetime, *, fixed: bool) -> Layout:
+def plan(
+    names: Sequence[str],
+    first: Sequence[Mapping],
+    width: int,
+    at: datetime,
+    *,
+    fixed: bool,
+    extra: dict[str, Column] | None = None,
+) -> Layout:
     """Column widths for ``first`` (the first page) at ``width`` cells. ``fixed``: the user chose
-    the columns (``--fields``), so none is dropped, only cut."""
-    columns = {
-        name: _SHORT_SESSION if name == "session_id" and not fixed else COLUMNS[name] for name in names
-    }
+    the columns (``--fields``), so none is dropped, only cut. ``extra``: computed columns."""
+    known = {**COLUMNS, **extra} if extra else COLUMNS
+    columns = {name: _SHORT_SESSION if name == "session_id" and not fixed else known[name] for name in names}
     natural = {
         name: max([width_of(column.header), *(width_of(column.cell(m, at)) for m in first)])
         for name, column in columns.items()
@@ -197,6 +204,7 @@ def write_table(
     width: int,
     fields: Sequence[str] | None = None,
     bold: bool = False,
+    extra: dict[str, Column] | None = None,
 ) -> int:
     """Write the header and the rows as they come; returns how many rows. Nothing at all for
     no rows (the caller says so on stderr)."""
@@ -205,7 +213,7 @@ def write_table(
     if not first:
         return 0
     at = now()
-    layout = plan(fields or DEFAULT, first, width, at, fixed=fields is not None)
+    layout = plan(fields or DEFAULT, first, width, at, fixed=fields is not None, extra=extra)
     header = _line([column.header for column in layout.columns], layout, header=True)
     out.write(f"\033[1m{header}\033[0m\n" if bold else header + "\n")
     count = 0

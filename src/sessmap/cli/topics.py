@@ -26,10 +26,15 @@ EXIT_CODES = Topic(
         (
             "1",
             "operational error: store unreachable or corrupt, I/O error, stale session with "
-            "--on-stale fail; doctor found problems; config get/unset of a setting that is not set",
+            "--on-stale fail; doctor found problems; config get/unset of a setting that is not set; "
+            "transcript found no transcript on this host or in the store",
         ),
-        ("2", "usage error or invalid input"),
-        ("3", "no such mapping (or get on a mapping with no session id yet)"),
+        ("2", "usage error or invalid input; which: a session id prefix more than one session matches"),
+        (
+            "3",
+            "no such mapping (or get or transcript on a mapping with no session id yet; which: no "
+            "mapping holds that session id)",
+        ),
         ("4", "conflict: the mapping exists, provider or directory mismatch"),
         ("75", "thread busy (--no-wait, or the wait timed out)"),
         (
@@ -56,6 +61,8 @@ ENVIRONMENT = Topic(
         ("NO_COLOR", "no colours, as --no-color"),
         ("CLAUDE_CONFIG_DIR", "claude's data folder (default ~/.claude), where its transcripts are"),
         ("CODEX_HOME", "codex's data folder (default ~/.codex), where its rollouts are"),
+        ("QWEN_HOME, QWEN_RUNTIME_DIR", "qwen's data folder (default ~/.qwen), where its chats are"),
+        ("COPILOT_HOME", "copilot's data folder (default ~/.copilot), where its session-state is"),
         (
             "SESSMAP_KEY, SESSMAP_SESSION_ID",
             "set by exec for the agent, with SESSMAP_AGENT: the thread key and the session id of the run",

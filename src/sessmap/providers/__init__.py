@@ -1,7 +1,7 @@
 """Agent CLIs behind one Provider protocol; ``get_provider`` resolves a name.
 
-Built in: ``claude`` and ``codex``. Others come from ``[providers.NAME]`` templates in the
-config. Provider modules load only when their provider is asked for.
+Built in: ``claude``, ``codex``, ``copilot``, ``opencode`` and ``qwen``. Others come from
+``[providers.NAME]`` templates in the config. Provider modules load only when their provider is asked for.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ __all__ = [
     "provider_names",
 ]
 
-BUILTIN_PROVIDERS = ("claude", "codex")
+BUILTIN_PROVIDERS = ("claude", "codex", "copilot", "opencode", "qwen")
 
 
 def provider_names(config: Config | None = None) -> list[str]:
@@ -37,6 +37,18 @@ def get_provider(name: str, config: Config | None = None) -> Provider:
         from sessmap.providers.codex import CodexProvider
 
         return CodexProvider()
+    if name == "qwen":
+        from sessmap.providers.qwen import QwenProvider
+
+        return QwenProvider()
+    if name == "copilot":
+        from sessmap.providers.copilot import CopilotProvider
+
+        return CopilotProvider()
+    if name == "opencode":
+        from sessmap.providers.opencode import OpenCodeProvider
+
+        return OpenCodeProvider()
     if config is not None and name in config.providers:
         from sessmap.providers.template import TemplateProvider
 

@@ -7,8 +7,8 @@ sessmap must read (an id the CLI chose, or "no such session"), and reads it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Literal, NamedTuple, Protocol
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Literal, NamedTuple, Protocol, runtime_checkable
 
 from sessmap.errors import InvalidInput
 
@@ -79,6 +79,10 @@ class Provider(Protocol):
     """True when sessmap may choose the session id (claude ``--session-id``); False when the
     CLI picks it and sessmap captures it (codex), so a new mapping starts ``pending``."""
 
+    chooses_fork_id: bool
+    """The same for a fork's new session: qwen takes a chosen id for a new session, but picks
+    a fork's id itself (captured from its output)."""
+
     @property
     def locator(self) -> Locator | None:
         """Where the agent keeps transcripts (None: sessmap cannot know, as for templates)."""
@@ -113,6 +117,16 @@ class Provider(Protocol):
 
     def is_stale(self, output: AgentOutput) -> bool:
         """The output says the session to resume or fork does not exist."""
+        ...
+
+
+@runtime_checkable
+class ChecksVersion(Protocol):
+    """A provider some of whose steps need a newer CLI than others do (codex ``exec fork``)."""
+
+    def check_version(self, command: Sequence[str], step: Step, env: Mapping[str, str], cwd: str) -> None:
+        """Raise ``AgentTooOld`` if the CLI is too old for ``step``. Cheap for a step that
+        needs nothing new: the CLI is asked its version only when the step depends on it."""
         ...
 
 

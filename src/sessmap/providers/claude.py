@@ -30,6 +30,7 @@ _STALE = re.compile(r"No conversation found with session ID")
 class ClaudeProvider:
     name = "claude"
     chooses_id = True
+    chooses_fork_id = True
     opens_session_file = False
     locator = ClaudeLocator()
 

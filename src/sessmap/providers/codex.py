@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import PurePath
 
 from sessmap.errors import InvalidInput
@@ -56,11 +56,13 @@ FLAG_OPTIONS = frozenset(
 _VALUE_SHORTS = frozenset(option for option in VALUE_OPTIONS if len(option) == 2)
 _SESSION_LINE = re.compile(r"^\s*session id:\s*(\S+)\s*$", re.MULTILINE | re.IGNORECASE)
 _STALE = re.compile(r"no rollout found for thread id", re.IGNORECASE)
+EXEC_FORK_SINCE = (0, 148, 0)  # `codex exec fork` (PR #37367); older ones refuse the word
 
 
 class CodexProvider:
     name = "codex"
     chooses_id = False
+    chooses_fork_id = False
     opens_session_file = True
     locator = CodexLocator()
 
@@ -85,6 +87,14 @@ class CodexProvider:
             words = ["fork", required_id(step.parent_id, self.name)]
         at = _session_words_index(command)
         return [*command[:at], *words, *command[at:]]
+
+    def check_version(self, command: Sequence[str], step: Step, env: Mapping[str, str], cwd: str) -> None:
+        # Only a fork through `codex exec` depends on the version: asking costs a process start.
+        if step.kind == "fork" and _exec_index(command) is not None:
+            from sessmap.providers.versions import require_version
+
+            feature = "fork a session (`codex exec fork`)"
+            require_version(self.name, feature, EXEC_FORK_SINCE, command, env, cwd)
 
     def watch(self, step: Step) -> OutputWatch:
         # The rollout files tell as much, so a terminal is never teed.

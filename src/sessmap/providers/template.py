@@ -37,6 +37,8 @@ class TemplateProvider:
         self.name = name
         self.template = template
         self.chooses_id = any(SESSION_ID in arg for arg in template.new)
+        # A fork template without {session_id} lets the CLI pick the fork's id: captured.
+        self.chooses_fork_id = any(SESSION_ID in arg for arg in template.fork or ())
         self._capture = re.compile(template.capture) if template.capture else None
         self._stale = re.compile(template.stale) if template.stale else None
         self._session_flags = _session_flags(template)

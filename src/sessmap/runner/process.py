@@ -157,6 +157,9 @@ def spawn(
     # unless nothing else can tell (a config template's capture), so interactive agents work.
     tee_out = capture or (watch.stdout and (watch.required or not isatty(launch.stdout, 1)))
     tee_err = capture or (watch.stderr and (watch.required or not isatty(launch.stderr, 2)))
+    merged = not capture and (tee_out or tee_err) and _one_pipe(launch, tee_out and tee_err)
+    if merged:
+        tee_out, tee_err = True, False
     try:
         process = subprocess.Popen(
             argv,
@@ -164,7 +167,7 @@ def spawn(
             env=launch.env,
             stdin=launch.stdin,
             stdout=subprocess.PIPE if tee_out else launch.stdout,
-            stderr=subprocess.PIPE if tee_err else launch.stderr,
+            stderr=subprocess.STDOUT if merged else subprocess.PIPE if tee_err else launch.stderr,
             pass_fds=guard.fds() if guard is not None else (),
         )
     except FileNotFoundError:
@@ -189,7 +192,10 @@ def spawn(
     for pipe in (process.stdout, process.stderr):
         if pipe is not None:
             pipe.close()
-    output = AgentOutput(out.kept() if out else b"", err.kept() if err else b"")
+    if merged and out is not None:  # one stream holds both: every watcher looks in it
+        output = AgentOutput(out.kept(), out.kept())
+    else:
+        output = AgentOutput(out.kept() if out else b"", err.kept() if err else b"")
     return Outcome(
         argv=argv,
         exit_code=_exit_status(status),
@@ -197,6 +203,22 @@ def spawn(
         stdout=output.stdout if capture else None,
         stderr=output.stderr if capture else None,
     )
+
+
+def _one_pipe(launch: Launch, both_teed: bool) -> bool:
+    """Whether stdout and stderr go to the same file (``> log 2>&1``, ``2>&1 | tee``): then the
+    agent gets one pipe for both, as a shell would give it one file, so their lines keep their
+    order; two pipes copied in turn would interleave them by chance. Not when that file is a
+    terminal a stream was left on: the agent keeps its terminal."""
+    out = 1 if launch.stdout is None else launch.stdout
+    err = 2 if launch.stderr is None else launch.stderr
+    try:
+        first, second = os.fstat(out), os.fstat(err)
+    except OSError:
+        return False
+    if (first.st_dev, first.st_ino) != (second.st_dev, second.st_ino):
+        return False
+    return both_teed or not isatty(out, 1)
 
 
 def _guard(process: subprocess.Popen[bytes], guard: AgentGuard) -> None:

@@ -12,7 +12,7 @@ from sessmap.model import Mapping
 from sessmap.providers import BUILTIN_PROVIDERS
 from sessmap.runner.process import AgentNotExecutable, AgentNotFound
 from sessmap.runner.request import ExecRequest
-from sessmap.validation import validate_provider
+from sessmap.validation import expand_home, validate_provider
 
 
 def provider_name(request: ExecRequest, profile: AgentProfile, mapping: Mapping | None) -> str:
@@ -87,10 +87,51 @@ def working_directory(request: ExecRequest, profile: AgentProfile, mapping: Mapp
 
 def _real_directory(path: str) -> str:
     # The agents key their session stores on the real path (what getcwd reports), so do we.
-    resolved = str(Path(path).expanduser().resolve())
+    resolved = str(expand_home(path).resolve())
     if not Path(resolved).is_dir():
         raise InvalidInput(f"working directory {path!r} is not a directory")
     return resolved
+
+
+def in_callers_directory(program: str, env: EnvMapping[str, str] | None) -> str:
+    """``program`` as the caller's shell would find it, from the caller's directory: the agent
+    runs in the thread's directory, where ``./agent`` or a relative PATH entry (``bin``, or an
+    empty one) would name another file, or none. An absolute path, or a name found on a PATH of
+    absolute entries only, is kept as written (argv[0] is what the agent sees)."""
+    if "/" in program:
+        return str(Path(program).absolute())  # no-op for an absolute path
+    search = (env if env is not None else os.environ).get("PATH", os.defpath)
+    if all(Path(entry).is_absolute() for entry in search.split(os.pathsep)):
+        return program
+    import shutil
+
+    found = shutil.which(program, path=search)  # looked up here, in the caller's directory
+    return str(Path(found).absolute()) if found is not None else program
+
+
+STORE_VARIABLE = "SESSMAP_STORE"
+
+
+def agent_environment(env: EnvMapping[str, str]) -> dict[str, str]:
+    """What the agent inherits: ``env`` with the password of sessmap's store URL masked.
+
+    Masked rather than dropped: a ``sessmap`` the agent runs (a hook) then fails on the masked
+    password, loudly, instead of quietly using another store. A URL without a password, and
+    ``SESSMAP_CONFIG`` (a path), pass unchanged."""
+    agent_env = dict(env)
+    store = agent_env.get(STORE_VARIABLE)
+    if store and "://" in store:
+        from sessmap.urls import mask_password
+
+        agent_env[STORE_VARIABLE] = mask_password(store)
+    return agent_env
+
+
+def runnable(command: list[str], cwd: str, env: EnvMapping[str, str] | None) -> list[str]:
+    """``command`` with its program found from the caller's directory, checked to run."""
+    program = in_callers_directory(command[0], env)
+    check_runnable(program, cwd, env)
+    return [program, *command[1:]]
 
 
 def check_runnable(program: str, cwd: str, env: EnvMapping[str, str] | None) -> None:

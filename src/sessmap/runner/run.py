@@ -3,6 +3,8 @@
 Everything here happens under the thread's lock. What must survive sessmap dying mid-run is
 written before the agent starts (a new mapping, a chosen id) or the moment it is seen (an id
 the CLI picked, read from its output or from the session file it holds open).
+
+Choosing the session step is Run's base, ``StepChooser`` (choose.py); the rest is here.
 """
 
 from __future__ import annotations
@@ -12,21 +14,22 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sessmap.config import AgentProfile, Config, OnStale
-from sessmap.errors import InvalidInput, NotFound, SessmapError, StaleSession, StoreError, Superseded
+from sessmap.config import AgentProfile, Config
+from sessmap.errors import InvalidInput, NotFound, SessmapError, StoreError, Superseded
 from sessmap.model import Mapping, now
 from sessmap.providers import Provider, Step, get_provider
+from sessmap.providers.base import ChecksVersion
 from sessmap.runner import process, steps
 from sessmap.runner.capture import Capture
+from sessmap.runner.choose import StepChooser, new_session_id
 from sessmap.runner.guard import AgentGuard
 from sessmap.runner.process import Launch, Outcome, SignalForwarder
 from sessmap.runner.request import Action, ExecRequest, ExecResult, Notify
-from sessmap.runner.resolve import check_runnable, provider_name, working_directory
+from sessmap.runner.resolve import agent_environment, provider_name, runnable, working_directory
 from sessmap.stores.base import HeldLock, Store
 
 if TYPE_CHECKING:
     from sessmap.runner.stdin import StdinReplay
-    from sessmap.transcripts.presence import Presence
     from sessmap.transcripts.sync import TranscriptSync
 
 # The transcript and stdin machinery load where a run needs them: a provider without a
@@ -35,14 +38,7 @@ if TYPE_CHECKING:
 _ACTIONS: dict[str, Action] = {"new": "started", "resume": "resumed", "fork": "forked"}
 
 
-def new_session_id() -> str:
-    # uuid loads only here: a resumed session needs no new id.
-    import uuid
-
-    return str(uuid.uuid4())
-
-
-class Run:
+class Run(StepChooser):
     """One thread's run: the mapping as read, and what was resolved around it.
 
     A plain class: exec defines it on every start (see runner/process.py)."""
@@ -99,80 +95,16 @@ class Run:
         keep = config.keeps_transcripts(store.shared)
         return cls(request, store, config, notify, mapping, provider, command, cwd, home, sync, keep)
 
-    # -- choosing the step ---------------------------------------------------------------
-
-    @property
-    def on_stale(self) -> OnStale:
-        return self.request.on_stale or self.config.on_stale
-
-    def choose_step(self) -> Step:
-        """The step for this run; a session proven gone is dealt with here (``on_stale``)."""
-        mapping, new = self.mapping, self.request.new
-        found: Presence | None = None
-        parent: steps.ForkParent | None = None
-        if mapping is not None and not new:
-            if mapping.session_id:
-                found = self.presence_of(mapping, mapping.session_id)
-            if steps.needs_parent(mapping, found):
-                parent = self.fork_parent(mapping)
-        decision = steps.choose(
-            mapping,
-            new=new,
-            chooses_id=self.provider.chooses_id,
-            found=found,
-            parent=parent,
-            on_stale=self.on_stale,
-            new_id=new_session_id,
-        )
-        return self.stale(decision) if isinstance(decision, steps.Stale) else decision
-
-    def fork_parent(self, mapping: Mapping) -> steps.ForkParent:
-        """The session a pending fork copies, and what is known of its transcript."""
-        parent = self.store.get(mapping.parent.agent, mapping.parent.key) if mapping.parent else None
-        parent_id = steps.parent_session_id(mapping, parent)
-        if parent_id is None:
-            return steps.ForkParent(None)
-        where = parent if parent is not None and parent.session_id == parent_id else mapping
-        return steps.ForkParent(parent_id, self.presence_of(where, parent_id))
-
-    def presence_of(self, recorded: Mapping, session_id: str) -> Presence:
-        """What can be proven of ``session_id``'s transcript, which ``recorded`` last ran."""
-        from sessmap.transcripts.presence import Presence, Sighting, presence
-
-        locator = self.provider.locator
-        if locator is None:
-            return Presence("unknown", reason=f"sessmap does not know where {self.provider.name} keeps it")
-        sighting = Sighting(session_id, self.cwd, recorded.host, recorded.agent_home)
-        transcripts = self.sync.transcripts if self.sync is not None else None
-        return presence(sighting, locator, transcripts, look_in=self.home)
-
-    def stale(self, gone: steps.Stale) -> Step:
-        """Drop a gone session and start a new one (``on_stale`` fresh), or raise (fail)."""
-        what = f"session {gone.session_id}" if gone.session_id else "the session"
-        message = f"{what} of thread {self.request.key!r} can no longer be resumed: {gone.why}"
-        if gone.then is None:
-            raise StaleSession(
-                message,
-                reason="stale-session",
-                agent=self.request.agent,
-                key=self.request.key,
-                session_id=gone.session_id,
-            )
-        self.notify(f"{message}; starting a new session")
-        self.stale_id = gone.session_id
-        return gone.then
-
-    def argv(self, step: Step) -> list[str]:
-        return self.provider.build_argv(self.command, step)
-
     # -- running -------------------------------------------------------------------------
 
     def run(self, lock: HeldLock | None = None) -> ExecResult:
         """Run the agent (under ``lock``, the thread's, when given) and record the turn."""
         previous = self.mapping.session_id if self.mapping is not None and self.request.new else None
         step = self.choose_step()
-        env = dict(os.environ if self.request.env is None else self.request.env)
-        check_runnable(self.command[0], self.cwd, env)
+        env = agent_environment(os.environ if self.request.env is None else self.request.env)
+        self.command = runnable(self.command, self.cwd, env)
+        if isinstance(self.provider, ChecksVersion):  # before anything is recorded
+            self.provider.check_version(self.command, step, env, self.cwd)
         started = now()
         replay = None
         if step.kind != "new":  # the agent may read stdin before it answers "no such conversation"

@@ -91,8 +91,12 @@ def choose(
     parent: ForkParent | None,
     on_stale: OnStale,
     new_id: NewId,
+    chooses_fork_id: bool | None = None,
 ) -> Decision:
     """The step for this run, or why its session is stale.
+
+    ``chooses_fork_id``: whether sessmap may choose a fork's id too (default ``chooses_id``);
+    qwen takes a chosen id for a new session but picks its forks' ids itself.
 
     ``found``: what is known of ``mapping.session_id``'s transcript (None when it has none, or
     it was not looked at). ``parent``: for a pending fork, its parent session, when
@@ -105,7 +109,8 @@ def choose(
             return Step.resume(mapping.session_id)
         return new_step(chooses_id, new_id, mapping.session_id)
     if mapping.state == "pending-fork":
-        return _fork(mapping, chooses_id, found, parent, on_stale, new_id)
+        fork_id = chooses_id if chooses_fork_id is None else chooses_fork_id
+        return _fork(mapping, chooses_id, fork_id, found, parent, on_stale, new_id)
     session_id = mapping.session_id
     assert session_id is not None  # active mappings always have one (Mapping.validate)
     resumable = found.resumable if found is not None else None
@@ -120,6 +125,7 @@ def choose(
 def _fork(
     mapping: Mapping,
     chooses_id: bool,
+    chooses_fork_id: bool,
     found: Presence | None,
     parent: ForkParent | None,
     on_stale: OnStale,
@@ -133,7 +139,9 @@ def _fork(
         why = f"the session it was forked from is gone: {parent.presence.reason}"
         return stale(parent.session_id, why, on_stale, chooses_id, new_id)
     session_id = mapping.session_id
-    if session_id is None and chooses_id:
+    if chooses_id and not chooses_fork_id:
+        session_id = None  # the CLI picks the fork's id (qwen): it is captured from the run
+    if session_id is None and chooses_fork_id:
         session_id = new_id()
     return Step.fork(parent.session_id, session_id)
 

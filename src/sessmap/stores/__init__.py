@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from sessmap.errors import InvalidInput, StoreError
@@ -11,6 +12,9 @@ from sessmap.stores.base import ImportResult, OnConflict, Query, SortOrder, Stor
 __all__ = ["ImportResult", "OnConflict", "Query", "SortOrder", "Store", "open_store", "store_kind"]
 
 _SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
+# RFC 3986's scheme, two characters or more (so a Windows drive `C:` is a path).
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]+")
+_SCHEMES = ("sqlite", "json", "postgresql", "postgres", "redis", "rediss")
 
 
 def store_kind(url: str) -> tuple[str, str]:
@@ -24,9 +28,14 @@ def store_kind(url: str) -> tuple[str, str]:
         if not rest:
             raise InvalidInput(f"store URL {url!r} has no path", hint=f"use {scheme}:PATH")
         return scheme, rest
-    if "://" in url or (sep and len(scheme) > 1 and "/" not in scheme and not rest.startswith("/")):
+    # Anything that starts like a URL scheme (`SQLITE:/x.db`, `sqlte:x.db`, `mysql://…`) is a
+    # typo, never a file name: it would create `SQLITE:…` in the current folder. A plain path
+    # with a colon in its name still works as `./NAME` or `sqlite:NAME`.
+    if "://" in url or (sep and _SCHEME.fullmatch(scheme)):
+        known = scheme.lower() in _SCHEMES
         raise InvalidInput(
-            f"unknown store {url!r}",
+            f"unknown store {url!r}"
+            + (f": write the scheme in lower case, {scheme.lower()}:" if known else ""),
             hint="use sqlite:PATH, json:PATH, a path ending .db/.sqlite/.sqlite3/.json, "
             "postgresql://… or redis://…",
         )
@@ -71,4 +80,6 @@ def open_store(url: str, *, create: bool = True) -> Store:
 
 
 def _expand(path: str) -> Path:
-    return Path(path).expanduser().absolute()
+    from sessmap.validation import expand_home
+
+    return expand_home(path).absolute()

@@ -114,6 +114,17 @@ class Closing:
         self.close()
 
 
+def holds_session(mapping: Mapping, prefix: str) -> bool:
+    """True when ``mapping``'s session id, or one in its ``history``, starts with ``prefix``:
+    what ``Store.by_session`` selects, for stores that filter in Python."""
+    return any(session_id.startswith(prefix) for session_id in mapping.session_ids())
+
+
+def by_session_order(mappings: Iterable[Mapping], limit: int) -> list[Mapping]:
+    """``Store.by_session``'s order and limit: (key, agent), at most ``limit``."""
+    return sorted(mappings, key=lambda m: (m.key, m.agent))[:limit]
+
+
 def count_by_reading(store: Store, query: Query) -> int:
     """``Store.count`` for a store with no cheaper way than reading the matches."""
     return sum(1 for _ in store.query(query._replace(limit=None)))
@@ -234,6 +245,10 @@ class LockLost(NamedTuple):
 
 
 OnWait = Callable[[Waiting], None]
+Keep = Callable[[Mapping], bool]
+"""``delete_matching``'s exception: true of a row that matches but must stay (pinned, running)."""
+Removed = Callable[[Mapping], None]
+"""``delete_matching``'s report of each row it deleted, as it goes."""
 OnLost = Callable[[LockLost], None]
 
 
@@ -275,8 +290,12 @@ class Store(Protocol):
 
     def get(self, agent: str, key: str) -> Mapping | None: ...
 
-    def insert(self, mapping: Mapping, *, replace: bool = False) -> None:
-        """Add ``mapping``; ``Conflict`` if (agent, key) exists, unless ``replace``."""
+    def insert(self, mapping: Mapping, *, replace: bool = False, require_parent: bool = False) -> None:
+        """Add ``mapping``; ``Conflict`` if (agent, key) exists, unless ``replace``.
+
+        ``require_parent`` (``fork``): only while the mapping's ``parent`` exists, else
+        ``NotFound`` for the parent; atomic with ``rename``, so a fork never points at a key
+        a concurrent rename just moved away."""
 
     def update(self, agent: str, key: str, change: Callable[[Mapping], Mapping]) -> Mapping:
         """Atomically read, apply ``change`` and write back; returns the new mapping.
@@ -292,8 +311,10 @@ class Store(Protocol):
         ``NotFound`` if old is missing, ``Conflict`` if new exists.
         """
 
-    def delete(self, agent: str, key: str) -> Mapping | None:
-        """Remove and return the mapping, or None if there was none."""
+    def delete(self, agent: str, key: str, expected: Mapping | None = None) -> Mapping | None:
+        """Remove and return the mapping, or None if there was none. ``expected``: remove it
+        only while it is still exactly that row (as a scan read it), else None: a mapping
+        re-created or used since the scan is not deleted by what the scan decided."""
 
     def query(self, query: Query) -> Iterator[Mapping]:
         """Stream matching mappings in the query's order; memory stays flat for any size."""
@@ -301,8 +322,16 @@ class Store(Protocol):
     def count(self, query: Query) -> int:
         """How many mappings ``query`` matches (its order and limit ignored)."""
 
-    def delete_matching(self, query: Query) -> list[Mapping]:
-        """Atomically delete what ``query`` matches (order and limit ignored); return it."""
+    def delete_matching(self, query: Query, keep: Keep | None = None, removed: Removed | None = None) -> int:
+        """Atomically delete what ``query`` matches (order and limit ignored), except the rows
+        ``keep`` is true of; how many went. Streamed: each deleted mapping is handed to
+        ``removed`` as it goes and none is held, so memory stays flat for any number."""
+
+    def by_session(self, prefix: str, limit: int) -> list[Mapping]:
+        """The mappings whose ``session_id``, or a ``history`` entry's, starts with ``prefix``
+        (not empty), in (key, agent) order, at most ``limit``; when more match, which of them
+        is the store's choice (``which``: a session id back to its thread). The server and
+        SQLite stores answer from an index; none sends every mapping to this process."""
 
     def insert_many(self, mappings: Iterable[Mapping], on_conflict: OnConflict) -> ImportResult:
         """Import, all or nothing: if iterating ``mappings`` raises (a bad line), nothing is
@@ -320,6 +349,11 @@ class Store(Protocol):
         queue (at once, or within a documented bound). ``on_wait`` is called once, before
         waiting, when the thread is busy. A holder that dies releases the lock (at once, or
         within a documented bound) unless its agent inherited it."""
+
+    def thread_busy(self, agent: str, key: str) -> bool:
+        """Whether a run holds (or waits for) the thread lock of (agent, key) right now: for
+        ``prune`` and ``rename``, which leave a running thread alone. A probe: it creates no
+        lock file, key or connection that outlives it, and it never waits."""
 
     def check(self) -> list[str]:
         """Integrity problems found (empty when healthy), for ``doctor``."""

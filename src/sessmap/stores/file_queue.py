@@ -27,11 +27,10 @@ hand-over costs one wake-up. An uncontended run pays one ``access`` (the queue f
 exist) and two in-place writes of the holder record; nothing is fsynced, since tickets die with
 their processes anyway.
 
-Waiting with a limit blocks in ``flock`` too, cut short by a one-shot ``SIGALRM`` timer (main
-thread only; the previous handler comes back, and an already armed timer is left alone by not
-using this). Elsewhere it retries every few milliseconds. A run that holds the lock may hand the
-descriptor to its agent (``agent_fds``): the flock then lasts until the agent exits too, which is
-why release unlocks explicitly before closing (a flock belongs to the open file description).
+Waiting with a limit blocks in ``flock`` too, cut short by a one-shot ``SIGALRM`` timer
+(flock_wait.py). A run that holds the lock may hand the descriptor to its agent
+(``agent_fds``): the flock then lasts until the agent exits too, which is why release unlocks
+explicitly before closing (a flock belongs to the open file description).
 """
 
 from __future__ import annotations
@@ -39,23 +38,20 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import signal
 import stat
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
 
 from sessmap import files
 from sessmap.errors import Busy, StoreError
 from sessmap.stores.base import LockHolder, OnLost, OnWait, Waiting
+from sessmap.stores.flock_wait import lock_by, try_lock
 
 _FILE_MODE = 0o600
 _DIR_MODE = 0o700
 _OPEN_FLAGS = os.O_NOFOLLOW | os.O_CLOEXEC
-_POLL_SECONDS = 0.005  # the fallback outside the main thread, where no alarm can interrupt
 _TICKET = ".ticket"
 _RECORD = 160  # the holder record: pid, timestamp (32) and host name (at most 64) fit
 _NO_HOLDER = b" " * (_RECORD - 1) + b"\n"
@@ -79,18 +75,26 @@ class FileThreadLock:
         """Hold the lock (queueing in ``<lock>.queue``); ``Busy`` if not free in time,
         ``StoreError`` if the files cannot be opened or locked."""
         path = self._path
-        try:
-            fd = _open(path)
-        except OSError as err:
-            raise StoreError(f"cannot lock {path}: {err.strerror or err}") from None
-        try:
-            _acquire(fd, path, self._agent, self._key, self._timeout, self._on_wait)
-        except OSError as err:
-            os.close(fd)  # the only descriptor: closing drops any flock it got
-            raise StoreError(f"cannot lock {path}: {err.strerror or err}") from None
-        except BaseException:
-            os.close(fd)
-            raise
+        while True:
+            try:
+                fd = _open(path)
+            except OSError as err:
+                raise StoreError(f"cannot lock {path}: {err.strerror or err}") from None
+            try:
+                _acquire(fd, path, self._agent, self._key, self._timeout, self._on_wait)
+                # The lock file of a deleted mapping is unlinked by whoever holds its flock
+                # (discard): a flock got on the unlinked inode excludes nobody, so check that
+                # the name still links what we locked, and start over on the new file if not.
+                if _links(path, fd):
+                    break
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                os.close(fd)
+            except OSError as err:
+                os.close(fd)  # the only descriptor: closing drops any flock it got
+                raise StoreError(f"cannot lock {path}: {err.strerror or err}") from None
+            except BaseException:
+                os.close(fd)
+                raise
         self._fd = fd
         return self
 
@@ -120,7 +124,7 @@ def _acquire(
 ) -> None:
     deadline = None if timeout is None else time.monotonic() + max(timeout, 0.0)
     queue_path = lock_path.with_suffix(".queue")
-    if _try_lock(fd):
+    if try_lock(fd):
         if not _anyone_queued(queue_path):
             _write_holder(fd)  # the uncontended case: free, and nobody waiting their turn
             return
@@ -130,7 +134,7 @@ def _acquire(
     with _open_queue(queue_path, create=True) as queue, queue.ticket() as number:
         if on_wait is not None:
             on_wait(Waiting(_read_holder(fd), queue.live_before(number)))
-        if not (queue.wait_turn(number, deadline) and _lock_by(fd, deadline)):
+        if not (queue.wait_turn(number, deadline) and lock_by(fd, deadline)):
             raise Busy(agent, key)
         _write_holder(fd)  # before the ticket goes, so the next in line can tell who holds
 
@@ -229,7 +233,7 @@ class _Queue:
             if fd is None:
                 continue
             try:
-                if not _lock_by(fd, deadline):
+                if not lock_by(fd, deadline):
                     return False
                 self._clear_if_abandoned(earlier, fd)
             finally:
@@ -285,6 +289,56 @@ def _open(path: Path | str, flags: int = os.O_RDWR | os.O_CREAT, dir_fd: int | N
     return fd
 
 
+def _links(path: Path, fd: int) -> bool:
+    """Whether ``path`` names the very file open as ``fd`` (not unlinked, not replaced)."""
+    try:
+        named = os.lstat(path)
+    except FileNotFoundError:
+        return False
+    held = os.fstat(fd)
+    return (named.st_dev, named.st_ino) == (held.st_dev, held.st_ino)
+
+
+def is_busy(lock_path: Path) -> bool:
+    """Whether a run holds the thread's lock, or queues for it. Creates no file: a thread
+    with no lock file was never locked here. The probe holds the flock for two system calls
+    when it is free; a run arriving at that instant queues behind it for as long."""
+    try:
+        fd = _open(lock_path, os.O_RDWR)
+    except FileNotFoundError:
+        return False
+    try:
+        if not try_lock(fd):
+            return True
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return _anyone_queued(lock_path.with_suffix(".queue"))
+    finally:
+        os.close(fd)
+
+
+def discard(lock_path: Path) -> bool:
+    """Unlink the lock file of a thread whose mapping is gone, unless someone holds it or has
+    ever queued for it (the queue folder stays, and so does its lock file, rather than racing
+    a waiter that is creating it). True if removed.
+
+    Unlinked while holding its flock, and only if the name still links the file locked: a run
+    that opened it before and gets the flock after sees the name gone (``_links``) and locks
+    the new file instead, so two runs never hold "the" lock at once."""
+    try:
+        fd = _open(lock_path, os.O_RDWR)
+    except (FileNotFoundError, files.NotRegularFile):
+        return False
+    try:
+        if not try_lock(fd) or os.access(lock_path.with_suffix(".queue"), os.F_OK):
+            return False
+        if not _links(lock_path, fd):
+            return False
+        lock_path.unlink()
+        return True
+    finally:
+        os.close(fd)  # drops the flock: a run blocked on this inode now wakes and re-checks
+
+
 def _parse_int(text: bytes) -> int | None:
     digits = text.split(b"\n", 1)[0]
     return int(digits) if digits.isdigit() else None
@@ -311,71 +365,3 @@ def _read_holder(fd: int) -> LockHolder | None:
         return LockHolder(host=host, pid=int(pid), since=datetime.fromisoformat(since))
     except (OSError, ValueError):  # blank, or torn by a write at that moment
         return None
-
-
-# --- blocking with a deadline ----------------------------------------------------------------
-
-
-class _TimedOut(Exception):
-    """Raised by the alarm handler to cut a blocking flock short."""
-
-
-def _try_lock(fd: int) -> bool:
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return False
-    return True
-
-
-def _lock_by(fd: int, deadline: float | None) -> bool:
-    """Exclusive flock on ``fd``, blocking until ``deadline`` (monotonic; None: for ever)."""
-    if deadline is None:
-        fcntl.flock(fd, fcntl.LOCK_EX)  # a handler that raises (Ctrl-C) still gets through
-        return True
-    if _try_lock(fd):
-        return True
-    if _alarm_usable():
-        try:
-            return _lock_with_alarm(fd, deadline)
-        except _TimedOut:  # the alarm landed between two statements of the clean-up
-            return False
-    while (remaining := deadline - time.monotonic()) > 0:
-        time.sleep(min(_POLL_SECONDS, remaining))
-        if _try_lock(fd):
-            return True
-    return False
-
-
-def _alarm_usable() -> bool:
-    """SIGALRM can interrupt us: main thread, no timer of someone else's, a Python-settable
-    handler (not one installed from C), and the signal not blocked."""
-    return (
-        threading.current_thread() is threading.main_thread()
-        and signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
-        and signal.getsignal(signal.SIGALRM) is not None
-        and signal.SIGALRM not in signal.pthread_sigmask(signal.SIG_BLOCK, ())
-    )
-
-
-def _lock_with_alarm(fd: int, deadline: float) -> bool:
-    armed = True
-
-    def on_alarm(signum: int, frame: FrameType | None) -> None:
-        if armed:
-            raise _TimedOut
-
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    try:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return False
-        signal.setitimer(signal.ITIMER_REAL, remaining)
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        return True  # an alarm right after this returns False: the caller closes fd, unlocking
-    except _TimedOut:
-        return False
-    finally:
-        armed = False  # a signal still in flight is now harmless
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)

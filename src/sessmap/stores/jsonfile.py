@@ -6,60 +6,51 @@ validates it, writes a temp file in the same folder, fsyncs it and ``os.replace`
 the old one. Readers take no lock: a replace is atomic, so they see the old or the new file.
 Transcripts are too big for the document: they live in ``<path>.transcripts/``
 (transcript_files.py), changed under the same lock.
+The document's format (decoding, upgrades, encoding) is in jsonfile_document.py.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
-import json
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
+from typing import TYPE_CHECKING, BinaryIO, TypeVar
 
 from sessmap import files
-from sessmap.errors import InvalidInput, StoreError
+from sessmap.errors import StoreError
 from sessmap.model import Mapping
-from sessmap.stores import locks
+from sessmap.stores import jsonfile_document, locks
 from sessmap.stores.base import (
     Closing,
     HeldLock,
     ImportResult,
+    Keep,
     OnConflict,
     OnWait,
     Query,
+    Removed,
     TranscriptStore,
+    by_session_order,
     conflict,
+    holds_session,
     not_found,
     renamed,
     reparented,
 )
+from sessmap.stores.jsonfile_document import Snapshot
 from sessmap.stores.transcript_files import FileTranscripts
 from sessmap.validation import validate_key
 
 if TYPE_CHECKING:
     from filelock import BaseFileLock
 
-FORMAT = "sessmap"
-FORMAT_VERSION = 2
 LOCK_TIMEOUT = timedelta(seconds=30)
 
-
-def _upgrade_v1(document: dict[str, Any]) -> dict[str, Any]:
-    # Version 2 added host, agent_home and history to mappings; Mapping.from_dict defaults
-    # them, so a version 1 document needs nothing but its new number.
-    return {**document, "version": 2}
-
-
-# Upgrades of older documents, version N -> N+1, applied on read; append only.
-UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _upgrade_v1}
-
-Key = tuple[str, str]  # (agent, key)
-Snapshot = dict[Key, Mapping]
 _Signature = tuple[int, int, int]
 T = TypeVar("T")
 
@@ -72,7 +63,7 @@ class JSONStore(Closing):
     def __init__(self, path: Path) -> None:
         self.path = path
         self.url = f"json:{path}"
-        self.schema_version = FORMAT_VERSION
+        self.schema_version = jsonfile_document.FORMAT_VERSION
         self.lock_path = path.with_name(path.name + ".lock")
         self._locks_dir = locks.locks_dir_for(path)
         self._temp_name = re.compile(re.escape(f".{path.name}.") + r"[a-z0-9_]{8}\.tmp")
@@ -81,7 +72,7 @@ class JSONStore(Closing):
         # stop the open (like damaged SQLite rows): reads fail on them and check() lists them.
         locks.refuse_symlink(path)
         locks.refuse_special(path)
-        self._entries(self._read_bytes())
+        jsonfile_document.entries(self.path, self._read_bytes())
         locks.make_private_dir(path.parent)
         self._lock: BaseFileLock | None = None  # made on the first change: reads need none
         self._transcripts = FileTranscripts(path.with_name(path.name + ".transcripts"), self._locked)
@@ -102,7 +93,7 @@ class JSONStore(Closing):
             return {}
         except OSError as err:
             raise StoreError(f"cannot read {self.path}: {err.strerror}") from None
-        snapshot = self._parse(data, problems=None)
+        snapshot = jsonfile_document.parse(self.path, data, problems=None)
         self._cache = (signature, snapshot)
         return snapshot
 
@@ -128,59 +119,6 @@ class JSONStore(Closing):
                 locks.refuse_symlink(self.path)
             raise
         return os.fdopen(fd, "rb")
-
-    def _entries(self, data: bytes) -> list[Any]:
-        """The raw ``mappings`` list of a well-formed document of a version this code knows."""
-        if not data:
-            return []
-        try:
-            document = json.loads(data.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
-            raise StoreError(
-                f"{self.path} is not valid JSON (corrupt or truncated); restore it from a backup "
-                "or use another path"
-            ) from None
-        document = self._upgrade(document)
-        entries = document.get("mappings")
-        if not isinstance(entries, list):
-            raise StoreError(f"{self.path} is corrupt: 'mappings' is not a list")
-        return entries
-
-    def _parse(self, data: bytes, problems: list[str] | None) -> Snapshot:
-        """Decode the file. Bad entries raise StoreError, or are listed in ``problems`` if given."""
-        snapshot: Snapshot = {}
-        for number, entry in enumerate(self._entries(data), start=1):
-            try:
-                mapping = Mapping.from_dict(entry)
-                if (mapping.agent, mapping.key) in snapshot:
-                    raise InvalidInput(f"{mapping.key!r} (agent {mapping.agent}) appears twice")
-            except InvalidInput as err:
-                message = f"{self.path}: mapping #{number} is invalid: {err}"
-                if problems is None:
-                    raise StoreError(message, reason="damaged-store", path=str(self.path)) from None
-                problems.append(message)
-                continue
-            snapshot[mapping.agent, mapping.key] = mapping
-        return snapshot
-
-    def _upgrade(self, decoded: Any) -> dict[str, Any]:
-        if not isinstance(decoded, dict) or decoded.get("format") != FORMAT:
-            raise StoreError(
-                f"{self.path} is not a sessmap store (a JSON file of another kind); use another path"
-            )
-        document: dict[str, Any] = decoded
-        version = document.get("version")
-        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-            raise StoreError(f"{self.path} is corrupt: invalid version {version!r}")
-        if version > FORMAT_VERSION:
-            raise StoreError(
-                f"{self.path} was written by a newer sessmap (format version {version}, this one knows "
-                f"{FORMAT_VERSION}); upgrade sessmap"
-            )
-        while version < FORMAT_VERSION:
-            document = UPGRADES[version](document)
-            version += 1
-        return document
 
     # --- writing ---
 
@@ -225,16 +163,11 @@ class JSONStore(Closing):
                         Path(entry.path).unlink()
 
     def _write(self, mappings: Snapshot) -> None:
-        document = {
-            "format": FORMAT,
-            "version": FORMAT_VERSION,
-            "mappings": [mappings[k].validate().to_document() for k in sorted(mappings)],
-        }
-        text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+        data = jsonfile_document.encode(mappings)
         folder = self.path.parent
         locks.refuse_read_only(self.path)
         try:
-            files.atomic_write(self.path, text.encode("utf-8"), locks.PRIVATE_FILE_MODE)
+            files.atomic_write(self.path, data, locks.PRIVATE_FILE_MODE)
         except files.NoTempFile as err:
             raise StoreError(f"cannot write in {folder}: {err.strerror}") from None
         except files.NotRegularFile as err:
@@ -249,10 +182,13 @@ class JSONStore(Closing):
     def get(self, agent: str, key: str) -> Mapping | None:
         return self._load().get((agent, key))
 
-    def insert(self, mapping: Mapping, *, replace: bool = False) -> None:
+    def insert(self, mapping: Mapping, *, replace: bool = False, require_parent: bool = False) -> None:
         mapping.validate()
+        parent = mapping.parent if require_parent else None
 
         def change(mappings: Snapshot) -> tuple[None, bool]:
+            if parent is not None and (parent.agent, parent.key) not in mappings:
+                raise not_found(parent.agent, parent.key)
             if not replace and (mapping.agent, mapping.key) in mappings:
                 raise conflict(mapping.agent, mapping.key)
             mappings[mapping.agent, mapping.key] = mapping
@@ -290,12 +226,18 @@ class JSONStore(Closing):
 
         return self._modify(apply)
 
-    def delete(self, agent: str, key: str) -> Mapping | None:
+    def delete(self, agent: str, key: str, expected: Mapping | None = None) -> Mapping | None:
         def apply(mappings: Snapshot) -> tuple[Mapping | None, bool]:
-            removed = mappings.pop((agent, key), None)
-            return removed, removed is not None
+            current = mappings.get((agent, key))
+            if current is None or (expected is not None and current != expected):
+                return None, False
+            del mappings[agent, key]
+            return current, True
 
-        return self._modify(apply)
+        gone = self._modify(apply)
+        if gone is not None:
+            locks.discard_thread_locks(self._locks_dir, [(agent, key)])
+        return gone
 
     def query(self, query: Query) -> Iterator[Mapping]:
         yield from query.ordered(m for m in self._load().values() if query.matches(m))
@@ -303,21 +245,34 @@ class JSONStore(Closing):
     def count(self, query: Query) -> int:
         return sum(1 for mapping in self._load().values() if query.matches(mapping))
 
-    def delete_matching(self, query: Query) -> list[Mapping]:
+    def by_session(self, prefix: str, limit: int) -> list[Mapping]:
+        # The file is read whole for any question; nothing to index.
+        return by_session_order((m for m in self._load().values() if holds_session(m, prefix)), limit)
+
+    def delete_matching(self, query: Query, keep: Keep | None = None, removed: Removed | None = None) -> int:
+        # The file is read whole anyway: what goes is told once it is written, not before.
         def apply(mappings: Snapshot) -> tuple[list[Mapping], bool]:
-            doomed = [m for m in mappings.values() if query.matches(m)]
+            doomed = [m for m in mappings.values() if query.matches(m) and (keep is None or not keep(m))]
             for mapping in doomed:
                 del mappings[mapping.agent, mapping.key]
             return doomed, bool(doomed)
 
-        return self._modify(apply)
+        doomed = self._modify(apply)
+        locks.discard_thread_locks(self._locks_dir, ((m.agent, m.key) for m in doomed))
+        if removed is not None:
+            for mapping in doomed:
+                removed(mapping)
+        return len(doomed)
 
     def insert_many(self, mappings: Iterable[Mapping], on_conflict: OnConflict) -> ImportResult:
+        # Read and validated before the lock: other writers wait only for the merge and the write.
+        incoming = [mapping.validate() for mapping in mappings]
+
         def apply(stored: Snapshot) -> tuple[ImportResult, bool]:
             inserted = replaced = skipped = 0
             conflicts: list[tuple[str, str]] = []
-            for mapping in mappings:
-                position = (mapping.validate().agent, mapping.key)
+            for mapping in incoming:
+                position = (mapping.agent, mapping.key)
                 if position not in stored:
                     inserted += 1
                 elif on_conflict == "replace":
@@ -343,10 +298,13 @@ class JSONStore(Closing):
     ) -> AbstractContextManager[HeldLock]:
         return locks.thread_lock(self._locks_dir, agent, key, timeout, on_wait)
 
+    def thread_busy(self, agent: str, key: str) -> bool:
+        return locks.thread_busy(self._locks_dir, agent, key)
+
     def check(self) -> list[str]:
         problems: list[str] = []
         try:
-            self._parse(self._read_bytes(), problems)
+            jsonfile_document.parse(self.path, self._read_bytes(), problems)
         except StoreError as err:
             problems.append(str(err))
         try:

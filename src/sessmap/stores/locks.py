@@ -2,16 +2,20 @@
 
 Thread locks are ``flock(2)`` locks (file_queue.py: first come, first served): the kernel
 drops a lock the moment its last holder dies, so a killed ``exec`` never leaves a thread stuck.
-Lock files are created 0600, opened with O_NOFOLLOW, and never deleted or replaced: unlinking
-a locked file would let a waiter lock a new inode while the old holder still runs. (Queue
-tickets are unlinked, but only by their owner while it holds them, or once found abandoned.)
+Lock files are created 0600, opened with O_NOFOLLOW, and never replaced. A deleted mapping's
+lock file is unlinked (``discard_thread_lock``) only by a process holding its flock, and a run
+that got a flock re-checks that the name still links that inode (file_queue.py), so no waiter
+ever holds an unlinked lock while a newcomer holds the new one. (Queue tickets are unlinked,
+but only by their owner while it holds them, or once found abandoned.)
 Python opens descriptors non-inheritable, so an agent process started while a lock is held
 holds it too only when given ``HeldLock.agent_fds()``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from pathlib import Path
 
@@ -134,3 +138,30 @@ def thread_lock(
 def locks_dir_for(store_path: Path) -> Path:
     """``<store path>.locks``: where a file store keeps its per-thread lock files."""
     return store_path.with_name(store_path.name + ".locks")
+
+
+def thread_busy(locks_dir: Path, agent: str, key: str) -> bool:
+    """Whether a run holds or awaits the thread lock of (agent, key); creates no file."""
+    if not os.access(locks_dir, os.F_OK):
+        return False  # no run ever locked a thread of this store: prune asks once per row
+    from sessmap.stores import file_queue
+
+    path = thread_lock_path(locks_dir, agent, key)
+    try:
+        return file_queue.is_busy(path)
+    except files.NotRegularFile as err:
+        raise not_a_file(path, err.kind) from None
+    except OSError as err:
+        raise StoreError(f"cannot look at the lock {path}: {err.strerror or err}") from None
+
+
+def discard_thread_locks(locks_dir: Path, positions: Iterable[tuple[str, str]]) -> None:
+    """Remove the lock files of deleted mappings that no one holds (best effort: a lock file
+    left behind costs a few bytes, never correctness)."""
+    if not os.access(locks_dir, os.F_OK):
+        return  # no run ever locked a thread of this store
+    from sessmap.stores import file_queue
+
+    for agent, key in positions:
+        with contextlib.suppress(OSError):
+            file_queue.discard(thread_lock_path(locks_dir, agent, key))

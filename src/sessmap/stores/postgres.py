@@ -6,6 +6,7 @@ Layout: one table ``<schema>.mappings`` (schema ``sessmap`` unless the URL says 
 an append-only list, applied on open in one transaction under a transaction-scoped advisory
 lock, so hosts that start together migrate once. Every write is one statement or one
 transaction that locks the rows it reads, so concurrent writers lose nothing.
+Reads in order, counts and bulk deletes are in postgres_query.py.
 
 Thread locks (postgres_lock.py) are session advisory locks, each on a connection of its own
 for the whole run: they hold across hosts, and the server's lock queue serves waiters first
@@ -21,6 +22,7 @@ server restart or a terminated backend (the lock is then gone) and reports it.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import re
 from collections.abc import Callable, Iterable, Iterator
@@ -36,10 +38,8 @@ from sessmap.stores.base import (
     ImportResult,
     OnConflict,
     OnWait,
-    Query,
     TranscriptStore,
     conflict,
-    count_by_reading,
     not_found,
 )
 from sessmap.stores.migrations import newer_schema
@@ -59,15 +59,18 @@ from sessmap.stores import postgres_import
 from sessmap.stores.postgres_lock import (
     PostgresThreadLock,
     connect_lock_connection,
+    lock_busy,
     thread_lock_id,
 )
-from sessmap.stores.postgres_rows import ASSIGN_ALL, COLUMNS, ORDER, PLACEHOLDERS, from_row, to_row, where
+from sessmap.stores.postgres_query import STREAM_BATCH, PostgresQueries
+from sessmap.stores.postgres_rows import ASSIGN_ALL, COLUMNS, PLACEHOLDERS, from_row, to_row
 from sessmap.stores.postgres_schema import (
     Migration,
     add_generation,
     add_host_and_history,
     applied_version,
     create_mappings,
+    index_session_id,
     migrate_schema,
 )
 from sessmap.stores.postgres_transcripts import PostgresTranscripts, create_transcript_tables
@@ -79,7 +82,6 @@ Cursor = psycopg.Cursor[tuple[Any, ...]]
 
 DEFAULT_SCHEMA = "sessmap"
 CONNECT_TIMEOUT_SECONDS = 5
-STREAM_BATCH = 2_000
 _SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 _SESSMAP_PARAMETERS = ("schema",)
 
@@ -89,11 +91,12 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("add_host_and_history", add_host_and_history),
     ("create_transcripts", create_transcript_tables),
     ("add_generation", add_generation),
+    ("index_session_id", index_session_id),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-class PostgresStore(Closing):
+class PostgresStore(PostgresQueries, Closing):
     """A Store on PostgreSQL (psycopg 3). One connection per store object, reused."""
 
     shared = True
@@ -185,13 +188,26 @@ class PostgresStore(Closing):
             ).fetchone()
         return from_row(row) if row else None
 
-    def insert(self, mapping: Mapping, *, replace: bool = False) -> None:
+    def insert(self, mapping: Mapping, *, replace: bool = False, require_parent: bool = False) -> None:
         mapping.validate()
         on_conflict = (
             sql.SQL("DO UPDATE SET {}").format(sql.SQL(ASSIGN_ALL)) if replace else sql.SQL("DO NOTHING")
         )
-        with self._errors():
-            cursor = self._connection.execute(
+        parent = mapping.parent if require_parent else None
+        connection = self._connection
+        transaction = connection.transaction() if parent is not None else contextlib.nullcontext()
+        with self._errors(), transaction:
+            # FOR SHARE waits for a rename holding the parent's row (rename locks it first) and
+            # then sees it moved; a rename after this waits for the fork and reparents it.
+            if parent is not None and (
+                connection.execute(
+                    self._sql("SELECT 1 FROM {table} WHERE agent = %s AND key = %s FOR SHARE"),
+                    (parent.agent, parent.key),
+                ).fetchone()
+                is None
+            ):
+                raise not_found(parent.agent, parent.key)
+            cursor = connection.execute(
                 self._sql(
                     "INSERT INTO {table} ({columns}) VALUES ({placeholders})"
                     " ON CONFLICT (agent, key) {on_conflict}",
@@ -234,6 +250,12 @@ class PostgresStore(Closing):
         with self._errors():
             try:
                 with connection.transaction():
+                    # The row's lock first: a fork inserting under it (FOR SHARE) finishes before
+                    # the forks are moved below, or starts after and finds the key gone.
+                    connection.execute(
+                        self._sql("SELECT 1 FROM {table} WHERE agent = %s AND key = %s FOR UPDATE"),
+                        (agent, old_key),
+                    )
                     # Forks first: the mapping may be a fork of its own key, and RETURNING below
                     # must then show its parent moved too. NotFound or Conflict rolls both back.
                     connection.execute(
@@ -255,83 +277,24 @@ class PostgresStore(Closing):
                 raise conflict(agent, new_key) from None
         return from_row(row)
 
-    def delete(self, agent: str, key: str) -> Mapping | None:
-        with self._errors():
-            row = self._connection.execute(
-                self._sql("DELETE FROM {table} WHERE agent = %s AND key = %s RETURNING {columns}"),
+    def delete(self, agent: str, key: str, expected: Mapping | None = None) -> Mapping | None:
+        if expected is None:
+            with self._errors():
+                row = self._connection.execute(
+                    self._sql("DELETE FROM {table} WHERE agent = %s AND key = %s RETURNING {columns}"),
+                    (agent, key),
+                ).fetchone()
+            return from_row(row) if row else None
+        connection = self._connection
+        with self._errors(), connection.transaction():
+            row = connection.execute(
+                self._sql("SELECT {columns} FROM {table} WHERE agent = %s AND key = %s FOR UPDATE"),
                 (agent, key),
             ).fetchone()
-        return from_row(row) if row else None
-
-    def query(self, query: Query) -> Iterator[Mapping]:
-        where, params = self._where(query)
-        order = ORDER[(query.sort, query.reverse)]
-        # The glob is matched in Python (exactly fnmatchcase); LIMIT then has to wait for it.
-        limit_in_sql = query.limit is not None and query.match is None
-        limit: LiteralString = " LIMIT %s" if limit_in_sql else ""
-        statement = self._sql(
-            "SELECT {columns} FROM {table} WHERE {where} ORDER BY {order}{limit}",
-            where=where,
-            order=sql.SQL(order),
-            limit=sql.SQL(limit),
-        )
-        return self._stream(statement, [*params, query.limit] if limit_in_sql else params, query)
-
-    def _stream(self, statement: sql.Composed, params: list[Any], query: Query) -> Iterator[Mapping]:
-        remaining = query.limit
-        if remaining is not None and remaining <= 0:
-            return
-        name = f"sessmap_stream_{next(self._cursor_names)}"
-        # WITH HOLD lets the cursor live outside a transaction, so the caller may write
-        # through this store while it iterates, and abandoning the iterator rolls nothing back.
-        with self._errors(), self._connection.cursor(name, withhold=True) as cursor:
-            cursor.itersize = STREAM_BATCH
-            cursor.execute(statement, params)
-            for row in cursor:
-                mapping = from_row(row)
-                if query.match is not None and not query.matches(mapping):
-                    continue
-                yield mapping
-                if remaining is not None:
-                    remaining -= 1
-                    if remaining == 0:
-                        return
-
-    def _where(self, query: Query) -> tuple[sql.Composable, list[Any]]:
-        return where(query)
-
-    def count(self, query: Query) -> int:
-        if query.match is not None:  # the glob is decided in Python (see query)
-            return count_by_reading(self, query)
-        where, params = self._where(query)
-        with self._errors(), self._connection.cursor() as cursor:
-            cursor.execute(self._sql("SELECT count(*) FROM {table} WHERE {where}", where=where), params)
-            row = cursor.fetchone()
-        return int(row[0]) if row else 0
-
-    def delete_matching(self, query: Query) -> list[Mapping]:
-        where, params = self._where(query)
-        connection = self._connection
-        deleted: list[Mapping] = []
-        with self._errors(), connection.transaction():
-            if query.match is None:
-                rows = connection.execute(
-                    self._sql("DELETE FROM {table} WHERE {where} RETURNING {columns}", where=where),
-                    params,
-                ).fetchall()
-                return [from_row(row) for row in rows]
-            # A glob: lock the candidates, keep what fnmatchcase accepts, delete exactly those.
-            candidates = connection.execute(
-                self._sql("SELECT {columns} FROM {table} WHERE {where} FOR UPDATE", where=where),
-                params,
-            ).fetchall()
-            deleted = [m for m in map(from_row, candidates) if query.matches(m)]
-            with connection.cursor() as cursor:
-                cursor.executemany(
-                    self._sql("DELETE FROM {table} WHERE agent = %s AND key = %s"),
-                    [(m.agent, m.key) for m in deleted],
-                )
-        return deleted
+            if row is None or from_row(row) != expected:
+                return None  # gone, or changed since it was read: not what the caller decided on
+            connection.execute(self._sql("DELETE FROM {table} WHERE agent = %s AND key = %s"), (agent, key))
+        return expected
 
     def insert_many(self, mappings: Iterable[Mapping], on_conflict: OnConflict) -> ImportResult:
         connection = self._connection
@@ -352,6 +315,10 @@ class PostgresStore(Closing):
             yield lock
         finally:
             lock.release()
+
+    def thread_busy(self, agent: str, key: str) -> bool:
+        with self._errors():
+            return lock_busy(self._connection, thread_lock_id(self._schema_name, agent, key))
 
     def _connect_lock(self, timeout: float | None) -> Connection:
         """A lock connection, its settings in the startup packet (no round trip of its own)."""
@@ -376,11 +343,15 @@ class PostgresStore(Closing):
             version = applied_version(self._connection.cursor(), self._schema_name)
         if version != SCHEMA_VERSION:
             problems.append(f"schema version {version}, expected {SCHEMA_VERSION}")
-        for mapping in self._stream(self._sql("SELECT {columns} FROM {table}"), [], Query()):
-            try:
-                mapping.validate()
-            except SessmapError as error:
-                problems.append(f"mapping {mapping.key!r} (agent {mapping.agent}): {error}")
+        # Raw rows: from_row validates, and one damaged row must not hide the others.
+        with self._errors(), self._connection.cursor("sessmap_check", withhold=True) as cursor:
+            cursor.itersize = STREAM_BATCH
+            cursor.execute(self._sql("SELECT {columns} FROM {table}"))
+            for row in cursor:
+                try:
+                    from_row(row)
+                except SessmapError as error:
+                    problems.append(f"mapping {row[1]!r} (agent {row[0]}): {error}")
         if version == SCHEMA_VERSION:  # an older schema may not have the transcript tables yet
             problems.extend(self._transcripts.problems())
         return problems

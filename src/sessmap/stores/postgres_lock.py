@@ -92,6 +92,16 @@ _WAIT: LiteralString = (
 )
 
 
+_BUSY: LiteralString = "SELECT EXISTS (SELECT FROM pg_catalog.pg_locks l WHERE " + _MATCH + ")"  # noqa: S608
+
+
+def lock_busy(connection: Connection, lock_id: int) -> bool:
+    """Whether any backend holds or awaits the advisory lock ``lock_id``: one query, no lock."""
+    classid, objid = pg_lock_tag(lock_id)
+    row = connection.execute(_BUSY, {"classid": classid, "objid": objid}).fetchone()
+    return bool(row and row[0])
+
+
 def advisory_id(*parts: str) -> int:
     """A stable signed 64-bit advisory lock id (Python's hash() is salted per process)."""
     digest = hashlib.sha256("\0".join(parts).encode()).digest()

@@ -69,6 +69,18 @@ def to_row(mapping: Mapping) -> tuple[Any, ...]:
 
 
 def from_row(row: tuple[Any, ...]) -> Mapping:
+    """A Mapping from a stored row, validated (a row written by hand must never reach an
+    agent's argv); ``StoreError`` if the row is damaged."""
+    try:
+        return _mapping(row).validate()
+    except (InvalidInput, TypeError, ValueError, AttributeError) as error:
+        raise StoreError(
+            f"stored mapping {row[1]!r} (agent {row[0]}) in the PostgreSQL store is damaged: {error}",
+            reason="damaged-store",
+        ) from None
+
+
+def _mapping(row: tuple[Any, ...]) -> Mapping:
     (agent, key, provider, session_id, state, cwd, created, updated, used, turns, last_exit) = row[:11]
     parent_agent, parent_key, parent_session_id, labels, host, agent_home, history, generation = row[11:]
     return Mapping(

@@ -138,3 +138,29 @@ def add_generation(cursor: Cursor, schema: sql.Identifier) -> None:
             " CHECK (generation >= 0)"
         ).format(schema=schema)
     )
+
+
+def index_session_id(cursor: Cursor, schema: sql.Identifier) -> None:
+    # `which`: a session id prefix back to its mapping. text_pattern_ops serves LIKE 'p%'.
+    cursor.execute(
+        sql.SQL(
+            "CREATE INDEX mappings_by_session_id ON {schema}.mappings (session_id text_pattern_ops)"
+        ).format(schema=schema)
+    )
+
+
+# `which`: current ids by the index; earlier ones from the history of the mappings that have
+# one (few: a scan, done by the server). Placeholders: the LIKE pattern, the limit, the pattern, the prefix.
+BY_SESSION: LiteralString = (
+    "(SELECT {columns} FROM {table} WHERE session_id LIKE %s ORDER BY key, agent LIMIT %s)"
+    " UNION ALL (SELECT {columns} FROM {table} WHERE history <> '[]'::jsonb"
+    " AND (session_id IS NULL OR session_id NOT LIKE %s)"
+    " AND EXISTS (SELECT FROM jsonb_array_elements(history) AS e"
+    " WHERE starts_with(e->>'session_id', %s)))"
+)
+
+
+def like_prefix(prefix: str) -> str:
+    """A LIKE pattern matching what starts with ``prefix`` (its % _ and \\ taken literally)."""
+    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped + "%"

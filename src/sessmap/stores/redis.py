@@ -8,6 +8,8 @@ Layout under a key prefix ``P`` (``sessmap`` unless the URL says ``?prefix=…``
 * ``P:seen``, ``P:created`` sorted sets of the same members scored by last_seen / created_at
                           (epoch seconds): age ranges for ``list`` and ``prune``;
 * ``P:forks:<agent>:<key>`` set of the members forked from that mapping;
+* ``P:sids``              sorted set, ``<session id>\\0<key>\\0<agent>`` at score 0 for every
+                          current and earlier (history) session id: ``which`` by id prefix;
 * ``P:lock:<agent>:<key>``  a thread lock; ``P:schema``, ``P:migrations``: the schema version
                           and the log of applied migrations;
 * ``P:t…``                transcripts (SPEC §7): the layout is in redis_transcripts.py.
@@ -39,6 +41,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from itertools import islice
+from typing import cast
 
 from sessmap.errors import Busy, InvalidInput, StoreError
 from sessmap.model import Mapping, format_timestamp, now
@@ -54,7 +57,7 @@ from sessmap.stores.base import (
 )
 from sessmap.stores.migrations import migrate, newer_schema, refuse_newer
 from sessmap.stores.redis_transcripts import RedisTranscripts
-from sessmap.urls import duration_parameter, mask_password, passwords_in, pop_parameters
+from sessmap.urls import check_redis_database, duration_parameter, mask_password, passwords_in, pop_parameters
 from sessmap.validation import validate_key
 
 try:
@@ -68,7 +71,7 @@ except ImportError:  # pragma: no cover - exercised in a subprocess by the tests
 # After the check above: these modules need redis-py too.
 from sessmap.stores.redis_docs import MAX_ATTEMPTS, get_text, mget, smembers, watch
 from sessmap.stores.redis_import import RedisImport
-from sessmap.stores.redis_lock import Lock, LockNames, RedisHeldLock, TimedOut, acquire
+from sessmap.stores.redis_lock import Lock, LockNames, RedisHeldLock, TimedOut, acquire, lock_busy
 from sessmap.stores.redis_query import RedisQueries
 
 __all__ = ["BATCH", "MAX_ATTEMPTS", "MIGRATIONS", "SCHEMA_VERSION", "RedisStore"]
@@ -97,11 +100,31 @@ def _add_transcripts(client: redis.Redis, prefix: str) -> None:
     """
 
 
+def _index_session_ids(client: redis.Redis, prefix: str) -> None:
+    """Version 3: ``P:sids`` (``which``), every mapping's current and earlier session ids,
+    filled from the documents in batches. A document that does not parse is left to ``check``."""
+    start = 0
+    while members := cast("list[str]", client.zrange(f"{prefix}:keys", start, start + BATCH - 1)):
+        start += BATCH
+        docs = [f"{prefix}:m:{agent}:{key}" for key, _, agent in (m.rpartition("\0") for m in members)]
+        entries: dict[str, int] = {}
+        for member, text in zip(members, cast("list[str | None]", client.mget(docs)), strict=True):
+            try:
+                document = json.loads(text) if text else {}
+                ids = [document.get("session_id")] + [e["session_id"] for e in document.get("history") or ()]
+            except (ValueError, TypeError, KeyError, AttributeError):
+                continue
+            entries.update({f"{sid}\0{member}": 0 for sid in ids if isinstance(sid, str)})
+        if entries:
+            client.zadd(f"{prefix}:sids", entries)
+
+
 Migration = Callable[[redis.Redis, str], None]
 
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("create_layout", _create_layout),
     ("add_transcripts", _add_transcripts),
+    ("index_session_ids", _index_session_ids),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -116,6 +139,7 @@ class RedisStore(RedisQueries, RedisImport, Closing):
         self.url = mask_password(url)
         self._secrets = passwords_in(url)
         driver_url, ours = pop_parameters(url, _SESSMAP_PARAMETERS)
+        check_redis_database(driver_url)
         self._prefix = ours.get("prefix", DEFAULT_PREFIX)
         if not self._prefix or any(ch.isspace() or not ch.isprintable() for ch in self._prefix):
             raise InvalidInput(f"invalid prefix={self._prefix!r}: use printable characters, no spaces")
@@ -202,11 +226,17 @@ class RedisStore(RedisQueries, RedisImport, Closing):
             text = get_text(self._client, doc_key)
         return None if text is None else self._decode(text, doc_key)
 
-    def insert(self, mapping: Mapping, *, replace: bool = False) -> None:
+    def insert(self, mapping: Mapping, *, replace: bool = False, require_parent: bool = False) -> None:
         mapping.validate()
         doc_key = self._doc_key(mapping.agent, mapping.key)
+        parent = mapping.parent if require_parent else None
+        # Watching the parent's document: a rename moves it, so this retries and finds it gone;
+        # a rename after this adds the fork to the parent's fork set, which the rename watches.
+        parent_doc = self._doc_key(parent.agent, parent.key) if parent is not None else None
 
         def put(pipe: Pipeline) -> None:
+            if parent is not None and parent_doc is not None and not pipe.exists(parent_doc):
+                raise not_found(parent.agent, parent.key)
             old = self._current(pipe, doc_key)
             if old is not None and not replace:
                 raise conflict(mapping.agent, mapping.key)
@@ -214,7 +244,7 @@ class RedisStore(RedisQueries, RedisImport, Closing):
             self._queue_put(pipe, old, mapping)
             pipe.execute()
 
-        self._transact([doc_key], put)
+        self._transact([doc_key] if parent_doc is None else [doc_key, parent_doc], put)
 
     def update(self, agent: str, key: str, change: Callable[[Mapping], Mapping]) -> Mapping:
         doc_key = self._doc_key(agent, key)
@@ -263,13 +293,13 @@ class RedisStore(RedisQueries, RedisImport, Closing):
 
         return self._transact([old_doc, new_doc, forks], move)
 
-    def delete(self, agent: str, key: str) -> Mapping | None:
+    def delete(self, agent: str, key: str, expected: Mapping | None = None) -> Mapping | None:
         doc_key = self._doc_key(agent, key)
 
         def remove(pipe: Pipeline) -> Mapping | None:
             old = self._current(pipe, doc_key)
-            if old is None:
-                return None
+            if old is None or (expected is not None and old != expected):
+                return None  # gone, or changed since the caller read it (WATCHed: decided now)
             pipe.multi()
             pipe.delete(doc_key)
             self._queue_unindex(pipe, old)
@@ -290,6 +320,11 @@ class RedisStore(RedisQueries, RedisImport, Closing):
                 yield held
         except _Timeout:
             raise Busy(agent, key) from None
+
+    def thread_busy(self, agent: str, key: str) -> bool:
+        names = LockNames.of(self._prefix, self._name("lock", agent, key))
+        with self._errors():
+            return lock_busy(self._client, names)
 
     @contextmanager
     def _held(

@@ -81,10 +81,18 @@ class RedisDocuments:
         except (ValueError, SessmapError) as error:
             raise StoreError(f"{self.url}: {where} is corrupt ({error})") from None
 
+    def _session_members(self, mapping: Mapping) -> set[str]:
+        """The mapping's entries in ``P:sids`` (``which``): ``<session id>\\0<key>\\0<agent>``
+        for its current id and every id of its history."""
+        member = self._member(mapping.agent, mapping.key)
+        return {f"{session_id}{_SEP}{member}" for session_id in mapping.session_ids()}
+
     def _queue_unindex(self, pipe: Pipeline, mapping: Mapping) -> None:
         member = self._member(mapping.agent, mapping.key)
         for index in ("keys", "seen", "created"):
             pipe.zrem(self._name(index), member)
+        if sessions := self._session_members(mapping):
+            pipe.zrem(self._name("sids"), *sessions)
         if mapping.parent is not None:
             pipe.srem(self._forks_key(mapping.parent.agent, mapping.parent.key), member)
 
@@ -110,6 +118,7 @@ class RedisDocuments:
                     pipe.srem(
                         self._forks_key(old.parent.agent, old.parent.key), self._member(old.agent, old.key)
                     )
+        self._queue_sessions(pipe, changes)
         news = [new for _, new in changes]
         pipe.zadd(self._name("keys"), {self._member(m.agent, m.key): 0 for m in news})
         pipe.zadd(self._name("seen"), {self._member(m.agent, m.key): _score(m.last_seen) for m in news})
@@ -117,6 +126,20 @@ class RedisDocuments:
         for new in news:
             if new.parent is not None:
                 pipe.sadd(self._forks_key(new.parent.agent, new.parent.key), self._member(new.agent, new.key))
+
+    def _queue_sessions(self, pipe: Pipeline, changes: list[tuple[Mapping | None, Mapping]]) -> None:
+        """Queue the ``P:sids`` changes: only ids (or keys) that changed, so a turn costs none."""
+        gone: set[str] = set()
+        added: set[str] = set()
+        for old, new in changes:
+            before = self._session_members(old) if old is not None else set()
+            after = self._session_members(new)
+            gone |= before - after
+            added |= after - before
+        if gone:
+            pipe.zrem(self._name("sids"), *gone)
+        if added:
+            pipe.zadd(self._name("sids"), dict.fromkeys(added, 0))
 
     def _transact(self, watched: list[str], body: Callable[[Pipeline], T]) -> T:
         """Run ``body`` with ``watched`` under WATCH; retry it while another client interferes.

@@ -190,6 +190,14 @@ class Lock:
         return _call(self.client, script, [names.lock, names.queue], [*names.common(value), *args])
 
 
+def lock_busy(client: redis.Redis, names: LockNames) -> bool:
+    """Whether the lock is held, or a live ticket queues for it: reads only, writes nothing."""
+    if client.exists(names.lock):
+        return True
+    tickets = cast("list[str]", client.zrange(names.queue, 0, -1))
+    return any(client.exists(f"{names.lease_prefix}{t}{names.suffix}") for t in tickets)
+
+
 class TimedOut(Exception):
     """Busy: tried once in vain, or the wait ran out (the ticket has left the queue)."""
 

@@ -13,7 +13,7 @@ import redis  # noqa: TID253 - loaded only once redis.py found the driver
 from redis.client import Pipeline  # noqa: TID253
 
 from sessmap.model import Mapping
-from sessmap.stores.base import Query, count_by_reading
+from sessmap.stores.base import Keep, Query, Removed, by_session_order, count_by_reading, holds_session
 from sessmap.stores.redis_docs import RedisDocuments, mget, smembers
 
 
@@ -110,24 +110,49 @@ class RedisQueries(RedisDocuments):
             offset = offset + ties if low == last else ties
             low = last
 
+    def by_session(self, prefix: str, limit: int) -> list[Mapping]:
+        # P:sids holds "<session id>\0<key>\0<agent>" for current and earlier ids alike: one
+        # lexicographic range, read in batches until ``limit`` mappings (one mapping may hold
+        # several matching ids), then their documents.
+        index, low, high = self._name("sids"), "[" + prefix, b"(" + prefix.encode() + b"\xff"
+        members: dict[str, None] = {}
+        while len(members) < limit:
+            with self._errors():
+                batch = _zrange(self._client, index, low, high, num=self._batch, bylex=True)
+            members.update(dict.fromkeys(member.partition("\0")[2] for member in batch))
+            if len(batch) < self._batch:
+                break
+            low = "(" + batch[-1]
+        found = {(m.agent, m.key): m for m in self._fetch(members, Query()) if holds_session(m, prefix)}
+        return by_session_order(found.values(), limit)
+
     def count(self, query: Query) -> int:
         return count_by_reading(self, query)  # type: ignore[arg-type]  # the whole RedisStore
 
-    def delete_matching(self, query: Query) -> list[Mapping]:
-        everything = query._replace(limit=None, sort="last-used", reverse=True)
-        members = [self._member(m.agent, m.key) for m in self.query(everything)]
-        deleted: list[Mapping] = []
-        for start in range(0, len(members), self._batch):
-            docs = [self._doc_key_of(member) for member in members[start : start + self._batch]]
-            deleted.extend(self._transact(docs, partial(self._remove_matching, docs=docs, query=query)))
-        return deleted
+    def delete_matching(self, query: Query, keep: Keep | None = None, removed: Removed | None = None) -> int:
+        # Walked by key (the lex index, paged after the last member seen, so deleting behind the
+        # cursor skips nothing), one batch in memory at a time, each deleted in one transaction.
+        members = self._by_key(query.prefix or "", descending=False)
+        count = 0
+        while batch := list(islice(members, self._batch)):
+            docs = [self._doc_key_of(member) for member in batch]
+            doomed = self._transact(docs, partial(self._remove_matching, docs=docs, query=query, keep=keep))
+            count += len(doomed)
+            if removed is not None:
+                for mapping in doomed:
+                    removed(mapping)
+        return count
 
-    def _remove_matching(self, pipe: Pipeline, docs: list[str], query: Query) -> list[Mapping]:
+    def _remove_matching(
+        self, pipe: Pipeline, docs: list[str], query: Query, keep: Keep | None
+    ) -> list[Mapping]:
         # Decide again under WATCH: a mapping used since the scan no longer matches.
         doomed = [
             mapping
             for doc, text in zip(docs, mget(pipe, docs), strict=True)
-            if text is not None and query.matches(mapping := self._decode(text, doc))
+            if text is not None
+            and query.matches(mapping := self._decode(text, doc))
+            and (keep is None or not keep(mapping))
         ]
         pipe.multi()
         for mapping in doomed:

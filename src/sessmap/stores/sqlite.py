@@ -4,6 +4,9 @@ Any number of processes may share the file: every read-modify-write runs inside
 ``BEGIN IMMEDIATE`` (the write lock is taken before reading, so no update is lost) and
 waits up to ``BUSY_TIMEOUT`` for other writers. A file that is not a healthy sessmap store
 of a schema this code knows is inspected read-only and refused, untouched.
+
+The migrations and the check of a file's recorded history are in sqlite_schema.py; rows and
+SQL text in sqlite_rows.py; reading a file without changing it in sqlite_file.py.
 """
 
 from __future__ import annotations
@@ -24,20 +27,23 @@ from sessmap.stores.base import (
     Closing,
     HeldLock,
     ImportResult,
+    Keep,
     OnConflict,
     OnWait,
     Query,
+    Removed,
     TranscriptStore,
+    by_session_order,
     conflict,
+    holds_session,
     not_found,
     renamed,
 )
-from sessmap.stores.migrations import migrate, refuse_newer
+from sessmap.stores.migrations import migrate
 from sessmap.stores.sqlite_file import BUSY_TIMEOUT, MIGRATIONS_TABLE, applied_migrations, while_busy
 from sessmap.stores.sqlite_rows import (
     INSERT,
-    INSERT_NEW,
-    LAST_SEEN,
+    PARENT_EXISTS,
     SELECT,
     UPDATE,
     UPSERT,
@@ -46,6 +52,15 @@ from sessmap.stores.sqlite_rows import (
     select_statement,
     to_row,
     where_clause,
+)
+from sessmap.stores.sqlite_schema import (
+    Migration,
+    applied_version,
+    m001_create_mappings,
+    m002_add_host_agent_home_history,
+    m004_add_generation,
+    m005_index_session_id,
+    newer_schema,
 )
 from sessmap.stores.sqlite_transcripts import SQLiteTranscripts, m003_create_transcripts
 from sessmap.validation import validate_key
@@ -61,87 +76,18 @@ __all__ = [
     "where_clause",
 ]
 
-Migration = Callable[[sqlite3.Connection], None]
-
-
-# --- Migrations: append only; an applied migration is never edited. -------------------------
-
-
-def m001_create_mappings(db: sqlite3.Connection) -> None:
-    db.execute(
-        """
-        CREATE TABLE mappings (
-            agent TEXT NOT NULL,
-            key TEXT NOT NULL,
-            provider TEXT NOT NULL,
-            session_id TEXT,
-            state TEXT NOT NULL,
-            cwd TEXT,
-            created_at TEXT NOT NULL,
-            updated_at TEXT NOT NULL,
-            last_used_at TEXT,
-            turns INTEGER NOT NULL DEFAULT 0,
-            last_exit INTEGER,
-            parent_agent TEXT,
-            parent_key TEXT,
-            parent_session_id TEXT,
-            labels TEXT NOT NULL DEFAULT '{}',
-            PRIMARY KEY (agent, key)
-        )
-        """
-    )
-    # Newest first is the default listing order, so the time indexes run that way.
-    db.execute("CREATE INDEX mappings_key ON mappings (key, agent)")
-    db.execute(f"CREATE INDEX mappings_last_seen ON mappings ({LAST_SEEN} DESC, key, agent)")
-    db.execute("CREATE INDEX mappings_created ON mappings (created_at DESC, key, agent)")
-    db.execute("CREATE INDEX mappings_parent ON mappings (parent_agent, parent_key)")
-
-
-def m002_add_host_agent_home_history(db: sqlite3.Connection) -> None:
-    db.execute("ALTER TABLE mappings ADD COLUMN host TEXT")
-    db.execute("ALTER TABLE mappings ADD COLUMN agent_home TEXT")
-    # JSON: a list of {"session_id", "ended_at", "reason"}, newest first, as Mapping.to_dict has it.
-    db.execute("ALTER TABLE mappings ADD COLUMN history TEXT NOT NULL DEFAULT '[]'")
-
-
-def m004_add_generation(db: sqlite3.Connection) -> None:
-    # Rows from before count as generation 0: the next run's start raises it.
-    db.execute("ALTER TABLE mappings ADD COLUMN generation INTEGER NOT NULL DEFAULT 0")
-
-
+# Append only: an applied migration is never edited (sqlite_schema.py). Read at each use, so
+# a test can pretend the code knows one more.
 MIGRATIONS: tuple[Migration, ...] = (
     m001_create_mappings,
     m002_add_host_agent_home_history,
     m003_create_transcripts,  # in sqlite_transcripts.py, beside the code that uses its tables
     m004_add_generation,
+    m005_index_session_id,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
-
-# --- The recorded schema ----------------------------------------------------------------------
-
-
-def _newer(path: Path) -> Callable[[int, int], StoreError]:
-    def error(version: int, latest: int) -> StoreError:
-        return StoreError(
-            f"{path} was written by a newer sessmap (schema {version}, this one knows {latest}); "
-            "upgrade sessmap",
-            reason="newer-schema",
-            version=version,
-            latest=latest,
-        )
-
-    return error
-
-
-def _applied_version(path: Path, applied: list[tuple[Any, Any]]) -> int:
-    if not applied:
-        return 0
-    newest = refuse_newer(max(int(version) for version, _ in applied), SCHEMA_VERSION, _newer(path))
-    known = {version: migration.__name__ for version, migration in enumerate(MIGRATIONS, start=1)}
-    for version, name in applied:
-        if known.get(version) != name:
-            raise StoreError(f"{path} has an unknown schema history (migration {version} is {name!r})")
-    return newest
+_DELETE_BATCH = 1000
+"""Rows ``delete_matching`` reads at a time: what its memory holds, whatever it deletes."""
 
 
 def inspect_file(path: Path) -> int:
@@ -149,7 +95,7 @@ def inspect_file(path: Path) -> int:
 
     ``StoreError`` if the file is corrupt, truncated, another program's database, or newer.
     """
-    return _applied_version(path, applied_migrations(path))
+    return applied_version(path, applied_migrations(path), MIGRATIONS)
 
 
 class SQLiteStore(Closing):
@@ -199,7 +145,7 @@ class SQLiteStore(Closing):
     def _migrate(self, version: int) -> None:
         """Apply what is missing, each migration with its record in one transaction."""
         named = [(migration.__name__, migration) for migration in MIGRATIONS]
-        migrate(version, named, self._apply_migration, _newer(self.path))
+        migrate(version, named, self._apply_migration, newer_schema(self.path))
 
     def _apply_migration(self, version: int, name: str, migration: Migration) -> None:
         with self._transaction() as db:
@@ -209,7 +155,7 @@ class SQLiteStore(Closing):
             )
             applied = db.execute("SELECT version, name FROM sessmap_migrations").fetchall()
             # Another process may have migrated since we looked.
-            if version <= _applied_version(self.path, applied):
+            if version <= applied_version(self.path, applied, MIGRATIONS):
                 return
             migration(db)
             db.execute(
@@ -259,8 +205,19 @@ class SQLiteStore(Closing):
         with self._errors():
             return self._get(self._db, agent, key)
 
-    def insert(self, mapping: Mapping, *, replace: bool = False) -> None:
+    def insert(self, mapping: Mapping, *, replace: bool = False, require_parent: bool = False) -> None:
         row = to_row(mapping.validate())
+        parent = mapping.parent
+        if require_parent and parent is not None:
+            # One write transaction with the parent's check: a rename cannot come in between.
+            with self._transaction() as db:
+                if db.execute(PARENT_EXISTS, (parent.agent, parent.key)).fetchone() is None:
+                    raise not_found(parent.agent, parent.key)
+                try:
+                    db.execute(UPSERT if replace else INSERT, row)
+                except sqlite3.IntegrityError:
+                    raise conflict(mapping.agent, mapping.key) from None
+            return
         with self._errors():
             if replace:
                 self._db.execute(UPSERT, row)
@@ -302,11 +259,13 @@ class SQLiteStore(Closing):
             )
         return result
 
-    def delete(self, agent: str, key: str) -> Mapping | None:
+    def delete(self, agent: str, key: str, expected: Mapping | None = None) -> Mapping | None:
         with self._transaction() as db:
             current = self._get(db, agent, key)
-            if current is not None:
-                db.execute("DELETE FROM mappings WHERE agent = ? AND key = ?", (agent, key))
+            if current is None or (expected is not None and current != expected):
+                return None
+            db.execute("DELETE FROM mappings WHERE agent = ? AND key = ?", (agent, key))
+        locks.discard_thread_locks(self._locks_dir, [(agent, key)])
         return current
 
     def query(self, query: Query) -> Iterator[Mapping]:
@@ -325,40 +284,59 @@ class SQLiteStore(Closing):
             (found,) = self._db.execute(f"SELECT COUNT(*) FROM mappings{where}", params).fetchone()  # noqa: S608 - constants and parameters
         return int(found)
 
-    def delete_matching(self, query: Query) -> list[Mapping]:
-        # Set-based: read what goes, then one DELETE with the same WHERE (both on the same index);
-        # the write lock held since BEGIN IMMEDIATE keeps the two in agreement.
+    def delete_matching(self, query: Query, keep: Keep | None = None, removed: Removed | None = None) -> int:
+        # In batches, all in one write transaction (atomic as a whole), so memory holds one batch
+        # whatever goes. Each batch is the first rows still matching (deleting while a SELECT on
+        # the same table is stepping is undefined in SQLite), past the ones kept so far: with
+        # the write lock held the scan order of the planner's index (last seen, for an age) is
+        # stable, and the kept rows are the ones at its start.
         where, params = where_clause(query)
+        page = f"{SELECT}{where} LIMIT {_DELETE_BATCH} OFFSET ?"
+        count = kept = 0
         with self._transaction() as db:
-            doomed = [self._read(row) for row in db.execute(f"{SELECT}{where}", params)]
-            db.execute(f"DELETE FROM mappings{where}", params)  # noqa: S608 - constants and parameters
-        return doomed
+            while rows := db.execute(page, [*params, kept]).fetchall():
+                batch = [self._read(row) for row in rows]
+                doomed = [m for m in batch if keep is None or not keep(m)]
+                kept += len(batch) - len(doomed)
+                db.executemany(
+                    "DELETE FROM mappings WHERE agent = ? AND key = ?", [(m.agent, m.key) for m in doomed]
+                )
+                count += len(doomed)
+                # Before the commit: a lock file gone with its row still there is made again by
+                # the next run; a run locking meanwhile waits on this transaction, then finds none.
+                locks.discard_thread_locks(self._locks_dir, ((m.agent, m.key) for m in doomed))
+                if removed is not None:
+                    for mapping in doomed:
+                        removed(mapping)
+        return count
+
+    def by_session(self, prefix: str, limit: int) -> list[Mapping]:
+        # Current ids: a range of the session_id index. Earlier ids live in the history JSON of
+        # the few mappings that have one; instr() in SQLite picks the candidates, and
+        # holds_session keeps those where an id, not some other field, starts with the prefix.
+        bound = prefix_upper_bound(prefix)
+        current = f"{SELECT} WHERE session_id >= ?" + (" AND session_id < ?" if bound else "")
+        earlier = f"{SELECT} WHERE history <> '[]' AND instr(history, ?) > 0"
+        with self._errors():
+            params = (prefix, bound, limit) if bound else (prefix, limit)
+            rows = self._db.execute(f"{current} ORDER BY key, agent LIMIT ?", params).fetchall()
+            rows += self._db.execute(earlier, ('"' + prefix,)).fetchall()
+        found = {(m.agent, m.key): m for m in map(self._read, rows) if holds_session(m, prefix)}
+        return by_session_order(found.values(), limit)
 
     def insert_many(self, mappings: Iterable[Mapping], on_conflict: OnConflict) -> ImportResult:
-        inserted = replaced = skipped = 0
-        conflicts: list[tuple[str, str]] = []
-        with self._transaction() as db:
-            for mapping in mappings:
-                row = to_row(mapping.validate())
-                # One statement for a new row (the common case); rowcount 0 means it exists.
-                if db.execute(INSERT_NEW, row).rowcount:
-                    inserted += 1
-                elif on_conflict == "replace":
-                    db.execute(UPSERT, row)
-                    replaced += 1
-                elif on_conflict == "skip":
-                    skipped += 1
-                else:
-                    conflicts.append((mapping.agent, mapping.key))
-            if conflicts:
-                db.execute("ROLLBACK")  # all or nothing: the conflicts are the whole answer
-                return ImportResult(conflicts=tuple(conflicts))
-        return ImportResult(inserted=inserted, replaced=replaced, skipped=skipped)
+        from sessmap.stores import sqlite_import  # only an import needs it
+
+        with self._errors():
+            return sqlite_import.insert_many(self._db, self._transaction, mappings, on_conflict)
 
     def thread_lock(
         self, agent: str, key: str, timeout: float | None, on_wait: OnWait | None = None
     ) -> AbstractContextManager[HeldLock]:
         return locks.thread_lock(self._locks_dir, agent, key, timeout, on_wait)
+
+    def thread_busy(self, agent: str, key: str) -> bool:
+        return locks.thread_busy(self._locks_dir, agent, key)
 
     def check(self) -> list[str]:
         problems: list[str] = []
@@ -368,7 +346,7 @@ class SQLiteStore(Closing):
                 problems.extend(f"SQLite integrity: {line}" for line in results)
             applied = self._db.execute("SELECT version, name FROM sessmap_migrations").fetchall()
             try:
-                version = _applied_version(self.path, applied)
+                version = applied_version(self.path, applied, MIGRATIONS)
             except StoreError as err:
                 problems.append(str(err))
             else:

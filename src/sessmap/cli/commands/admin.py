@@ -26,6 +26,7 @@ class DoctorArgs(NamedTuple):
     json_output: bool = False
     dry_run: bool = False
     yes: bool = False
+    purge: bool = False
 
 
 class SettingArgs(NamedTuple):
@@ -60,7 +61,9 @@ def run_doctor(ctx: AppContext, args: DoctorArgs, on_close: Callable[[Callable[[
 
     def check(dry_run: bool) -> service.Health:
         with progress(ctx, "checking transcripts") as tick:
-            return service.doctor(store, ctx.config_path, fix=args.fix, dry_run=dry_run, progress=tick)
+            return service.doctor(
+                store, ctx.config_path, fix=args.fix, dry_run=dry_run, progress=tick, purge=args.purge
+            )
 
     if args.fix and not args.dry_run and should_ask(args.yes):
         plan = check(True)
@@ -69,13 +72,41 @@ def run_doctor(ctx: AppContext, args: DoctorArgs, on_close: Callable[[Callable[[
             rows = [f"{m.mapping.key} (agent {m.mapping.agent}): {m.reason}" for m in plan.fixed[:10]]
             ctx.echo_err(f"{plural(count)} point at a transcript that is gone:")
             confirm(f"Remove {plural(count)}?", rows, count, cancelled="cancelled; nothing removed")
+        orphaned = plan.orphaned.purged if args.purge and plan.orphaned else []
+        if orphaned:
+            files = [str(path) for s in orphaned for path in s.files]
+            ctx.echo_err(f"{plural(len(orphaned), 'session')} only a history entry names still have files:")
+            confirm(
+                f"Delete {plural(len(files), 'file')}?",
+                files[:10],
+                len(files),
+                cancelled="cancelled; nothing removed",
+            )
     health = check(args.dry_run)
     if args.json_output:
         write_json(health.to_dict())
     else:
         write_health(health, sys.stdout)
+        _report_orphans(ctx, health)
     if not health.healthy:
         raise Exit(ExitCode.ERROR)
+
+
+def _report_orphans(ctx: AppContext, health: Any) -> None:
+    orphaned = health.orphaned.purged if health.orphaned else []
+    if not orphaned:
+        return
+    size = sum(s.bytes for s in orphaned)
+    if health.orphans_deleted:
+        ctx.info(
+            f"deleted the transcripts of {len(orphaned)} session(s) only a history entry named: "
+            f"{size:,} bytes"
+        )
+        return
+    ctx.info(
+        f"{len(orphaned)} session(s) sessmap ran that only a history entry names still take {size:,} bytes "
+        f"(first: {orphaned[0].files[0]}); doctor --fix --purge deletes them"
+    )
 
 
 def run_config_path(ctx: AppContext, args: SettingArgs) -> None:

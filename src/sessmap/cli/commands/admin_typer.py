@@ -35,6 +35,7 @@ def _call(
 def doctor(
     ctx: typer.Context,
     fix: Annotated[bool, params.option("doctor", "fix")] = False,
+    purge: Annotated[bool, params.option("doctor", "purge")] = False,
     dry_run: Annotated[bool, params.option("doctor", "dry_run")] = False,
     yes: Annotated[bool, params.option("doctor", "yes")] = False,
     json_output: Json = False,
@@ -42,7 +43,9 @@ def doctor(
     """Check the store, the config and the agents' transcripts. Exits 1 if problems remain.
 
     --fix removes the mappings whose transcript is proven gone, except those labelled
-    pin=true; at a terminal it lists them and asks first (--yes does not ask).
+    pin=true; at a terminal it lists them and asks first (--yes does not ask). It also
+    reports the local transcripts of sessions sessmap ran that only a history entry still
+    names, and their size; --fix --purge deletes them.
 
     \b
     Example:
@@ -51,7 +54,7 @@ def doctor(
       sessmap doctor --fix --json
     """
     try:
-        args = run.DoctorArgs(fix, json_output, dry_run, yes)
+        args = run.DoctorArgs(fix, json_output, dry_run, yes, purge)
         run.run_doctor(app_context(ctx), args, ctx.call_on_close)
     except run.Exit as done:
         raise typer.Exit(done.code) from None

@@ -20,6 +20,7 @@ from sessmap.cli.commands.mappings import config_or_none, write_json
 if TYPE_CHECKING:
     from sessmap.cli.context import AppContext
     from sessmap.service import Filters, Imported, Pruned
+    from sessmap.transcripts.purge import Purge
 
 
 class PruneArgs(NamedTuple):
@@ -29,6 +30,7 @@ class PruneArgs(NamedTuple):
     dry_run: bool = False
     output: Output = Output()
     yes: bool = False
+    purge: bool = False
 
 
 class ImportArgs(NamedTuple):
@@ -54,6 +56,9 @@ def run_prune(ctx: AppContext, args: PruneArgs) -> None:
     chosen = args.filters or make_filters()
     moment = service.now()  # one cutoff for the question and the run it asked about
 
+    # Cron's quiet prune prints no rows: then none is held, however many go (benchmarks/bench.py).
+    stream = ctx.quiet and not args.output.json_output
+
     def prune(dry_run: bool) -> Pruned:
         with progress(ctx, "checking" if dry_run else "pruning") as tick:
             return service.prune(
@@ -72,12 +77,14 @@ def run_prune(ctx: AppContext, args: PruneArgs) -> None:
                 progress=tick,
                 # The count is for the summary; cron's `-q prune` skips the pass it costs.
                 count=not ctx.quiet or args.output.json_output,
+                on_removed=(lambda mapping: None) if stream and not dry_run else None,
+                purge=args.purge,
             )
 
     if not args.dry_run and should_ask(args.yes):
         plan = prune(True)
-        if plan.removed:
-            count = len(plan.removed)
+        if plan.removed_count:
+            count = plan.removed_count
             rows = [_who(m.agent, m.key) for m in plan.removed[:10]]
             ctx.echo_err(_summary(plan, True, args.missing))
             confirm(f"Remove {plural(count)}?", rows, count, cancelled="cancelled; nothing removed")
@@ -103,9 +110,11 @@ def _summary(pruned: Pruned, dry_run: bool, missing: bool) -> str:
     age = age_text(pruned.older_than)
     what = f"older than {age}" + (" or whose transcript is gone" if missing else "")
     scope = f"of {plural(pruned.scanned)}" if pruned.scanned is not None else "mappings"
-    line = f"{verb} {len(pruned.removed):,} {scope} {what}"
+    line = f"{verb} {pruned.removed_count:,} {scope} {what}"
     if pruned.pinned:
         line += f"; kept {pruned.pinned:,} labelled pin=true"
+    if pruned.busy:
+        line += f"; kept {len(pruned.busy):,} whose thread is running"
     return line
 
 
@@ -118,24 +127,59 @@ def _report_prune(ctx: AppContext, args: PruneArgs, pruned: Pruned) -> None:
         write_json(
             {
                 "dry_run": args.dry_run,
-                "count": len(removed),
+                "count": pruned.removed_count,
                 "scanned": pruned.scanned,
                 "pinned": pruned.pinned,
+                "busy": [{"agent": m.agent, "key": m.key} for m in pruned.busy],
                 "older_than": age_text(pruned.older_than),
                 "cutoff": format_timestamp(pruned.cutoff) if pruned.cutoff is not None else None,
                 "removed": [m.to_dict() for m in removed],
                 "kept": [k.to_dict() for k in pruned.kept],
+                **({"purge": pruned.purge.to_dict()} if pruned.purge is not None else {}),
             }
         )
     elif not ctx.quiet:
         write_mappings(removed, args.output.fmt("tsv"), sys.stdout, color=ctx.color)
-    if removed:  # nothing gone, nothing said: cron mails any output
+    if pruned.removed_count or pruned.busy:  # nothing gone, nothing said: cron mails any output
         ctx.info(_summary(pruned, args.dry_run, args.missing))
+    if pruned.busy:
+        running = pruned.busy[0]
+        ctx.info(f"kept {len(pruned.busy)} mapping(s) whose thread is running (first: {running.key!r})")
+    if pruned.purge is not None:
+        report_purge(ctx, pruned.purge, dry_run=args.dry_run)
     if pruned.kept:
         first = pruned.kept[0]
         ctx.info(
             f"kept {len(pruned.kept)} mapping(s) whose transcript could not be checked from here "
             f"(first: {first.mapping.key!r}: {first.reason}); see doctor"
+        )
+
+
+def report_purge(ctx: AppContext, purge: Purge, *, dry_run: bool) -> None:
+    """``--purge``'s lines on stderr: each file (a dry run), the total, and what was kept."""
+    from sessmap.cli.confirm import plural
+
+    if dry_run:
+        for session in purge.purged:
+            for path in session.files:
+                ctx.info(f"would delete {path}")
+            if session.stored_bytes:
+                ctx.info(
+                    f"would delete the store's copy of {session.session_id} ({session.stored_bytes:,} bytes)"
+                )
+    files = sum(len(s.files) for s in purge.purged)
+    if purge.purged:
+        verb = "would free" if dry_run else "freed"
+        ctx.info(
+            f"{verb} {purge.bytes:,} bytes: {files} file(s) of {len(purge.purged)} session(s)"
+            + ("; nothing changed" if dry_run else "")
+        )
+    held = [k for k in purge.kept if k.by is not None]
+    if held:
+        agent, key = held[0].by or ("", "")
+        ctx.info(
+            f"kept {plural(len(held), 'session')} another mapping still holds "
+            f"(first: {held[0].session_id} of {key!r}, agent {agent})"
         )
 
 

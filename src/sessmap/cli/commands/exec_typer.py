@@ -15,14 +15,15 @@ group = typer.Typer()
 
 HELP = """Run an agent CLI on the thread's own session: start, resume or fork it.
 
-Adds the session flags to CMD (claude: --session-id / --resume / --fork-session; codex:
-exec resume / exec fork), runs it in the thread's directory with stdin, stdout, stderr and
-the terminal passed through, and exits with the agent's status. One run per thread at a
-time: later ones wait their turn, first come, first served (exit 75 with --no-wait, or when
---wait-timeout runs out). A failure of sessmap's own (store, config, usage, conflict, stale
-with --on-stale fail) exits 125, never a code the agent uses; 126/127: CMD not executable /
-not found. The agent's environment gains SESSMAP_KEY, SESSMAP_AGENT and SESSMAP_SESSION_ID.
-Signals reach the agent: for claude -p, SIGINT ends the turn, SIGTERM leaves it to resume.
+Adds the session flags to CMD (claude, qwen: --session-id / --resume / --fork-session; codex:
+exec resume / exec fork; copilot: --session-id / --resume; opencode run: --session / --fork),
+runs it in the thread's directory with stdin, stdout, stderr and the terminal passed through,
+and exits with the agent's status. One run per thread at a time: later ones wait their turn,
+first come, first served (exit 75 with --no-wait, or when --wait-timeout runs out). A failure
+of sessmap's own (store, config, usage, conflict, stale with --on-stale fail) exits 125, never
+a code the agent uses; 126/127: CMD not executable / not found. The agent's environment gains
+SESSMAP_KEY, SESSMAP_AGENT and SESSMAP_SESSION_ID. Signals reach the agent: for claude -p,
+SIGINT ends the turn, SIGTERM leaves it to resume.
 
 \b
 Example:

@@ -86,6 +86,7 @@ def prune(
     match: Annotated[str | None, params.option("prune", "match")] = None,
     label: Annotated[list[str] | None, params.option("prune", "label")] = None,
     state: Annotated[StateName | None, params.option("prune", "state")] = None,
+    purge: Annotated[bool, params.option("prune", "purge")] = False,
     dry_run: Annotated[bool, params.option("prune", "dry_run")] = False,
     dry_run_n: Annotated[bool, params.option("prune", "dry_run_n")] = False,
     yes: Annotated[bool, params.option("prune", "yes")] = False,
@@ -96,7 +97,8 @@ def prune(
     Age is measured from the last exec, else from creation. The filters are list's. A mapping
     labelled pin=true is never pruned unless the prune names it with --label pin=true. At a
     terminal it shows what would go and asks first; --yes does not ask, and neither do
-    scripts and cron.
+    scripts and cron. A mapping whose thread is running (an exec holds its lock) is kept.
+    --purge also deletes the agent's transcripts of the removed sessions.
 
     \b
     Example:
@@ -108,7 +110,7 @@ def prune(
     if dry_run_n:
         deprecated(context, spec.DRY_RUN_N.deprecated or "")
     filters = run.make_filters(agent, provider, prefix, match, label, state=state)
-    args = cleanup.PruneArgs(older_than, missing, filters, dry_run or dry_run_n, output, yes)
+    args = cleanup.PruneArgs(older_than, missing, filters, dry_run or dry_run_n, output, yes, purge)
     cleanup.run_prune(context, args)
 
 

@@ -90,6 +90,7 @@ class RmArgs(NamedTuple):
     dry_run: bool = False
     yes: bool = False
     json_output: bool = False
+    purge: bool = False
 
 
 def run_create(ctx: AppContext, args: CreateArgs) -> None:
@@ -226,14 +227,23 @@ def run_rm(ctx: AppContext, args: RmArgs) -> None:
                 cancelled="cancelled; nothing removed",
                 input_on_stdin=from_stdin,
             )
-    result = service.remove(ctx.store, agent=args.agent, targets=targets, dry_run=args.dry_run)
+    result = service.remove(
+        ctx.store,
+        agent=args.agent,
+        targets=targets,
+        dry_run=args.dry_run,
+        purge=args.purge,
+        config=ctx.config if args.purge else None,
+    )
     if args.json_output:
+        purged = {"purge": result.purge.to_dict()} if result.purge is not None else {}
         write_json(
             {
                 "dry_run": args.dry_run,
                 "count": len(result.removed),
                 "removed": [m.to_dict() for m in result.removed],
                 "missing": [{"agent": a, "key": k} for a, k in result.missing_targets],
+                **purged,
             }
         )
     elif args.dry_run:
@@ -244,6 +254,10 @@ def run_rm(ctx: AppContext, args: RmArgs) -> None:
         ctx.info(f"would remove {plural(len(result.removed))}; nothing changed")
     for mapping in result.removed:
         ctx.debug(f"{'would remove' if args.dry_run else 'removed'} {mapping.key}")
+    if result.purge is not None:
+        from sessmap.cli.commands.cleanup import report_purge
+
+        report_purge(ctx, result.purge, dry_run=args.dry_run)
     missing = result.missing_targets
     if missing and not args.missing_ok:
         shown = ", ".join(repr(key) for _, key in missing[:3])

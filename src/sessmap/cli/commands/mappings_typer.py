@@ -133,6 +133,7 @@ def rm(
     ],
     agent: Annotated[str, params.option("rm", "agent")] = "default",
     missing_ok: Annotated[bool, params.option("rm", "missing_ok")] = False,
+    purge: Annotated[bool, params.option("rm", "purge")] = False,
     dry_run: Annotated[bool, params.option("rm", "dry_run")] = False,
     yes: Annotated[bool, params.option("rm", "yes")] = False,
     json_output: Annotated[bool, params.option("rm", "json_output")] = False,
@@ -142,14 +143,15 @@ def rm(
     A line of stdin (-) with a tab is key, agent and more columns, as list -f tsv prints
     it, so a pipe from list removes exactly what it listed, of every agent; a line without
     one is a key of --agent. At a terminal, more than one key (or -) asks first; --yes does
-    not ask.
+    not ask. --purge also deletes the agent's transcripts of the removed sessions (history
+    included) that no other mapping holds; with --dry-run it lists them and their bytes.
 
     \b
     Example:
       sessmap rm slack:C024BE91L:1700000000.000100
       sessmap list -f tsv --prefix tmp: | sessmap rm -
     """
-    run.run_rm(app_context(ctx), run.RmArgs(keys, agent, missing_ok, dry_run, yes, json_output))
+    run.run_rm(app_context(ctx), run.RmArgs(keys, agent, missing_ok, dry_run, yes, json_output, purge))
 
 
 group.command("rm")(rm)

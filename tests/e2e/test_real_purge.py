@@ -1,0 +1,82 @@
+"""``rm --purge`` and ``prune --purge`` on transcripts the real claude and codex wrote (issue 12).
+
+codex 0.169.0 (pinned) and 0.171.0 (newest) both list ``delete`` in ``codex --help``, so the
+real codex takes the ``codex delete --force`` path; the fallback for a codex without it (unlink
+the rollout) runs against a stand-in script in tests/transcripts/test_purge.py.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+from realagents import Sandbox
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+def _ok(sandbox: Sandbox, key: str, agent: str, *options: str) -> None:
+    result = sandbox.exec(key, agent, f"hello {uuid.uuid4().hex[:8]}", *options)
+    assert result.returncode == 0, result.stderr
+
+
+def _files_of(home: Path, session_id: str) -> list[Path]:
+    return sorted(p for p in home.rglob(f"*{session_id}*") if p.is_file() or p.is_dir())
+
+
+def _digest(root: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*")):
+        digest.update(str(path).encode())
+        if path.is_file() and not path.is_symlink():
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+@pytest.mark.agents("claude", "codex")
+def test_purge_deletes_exactly_the_sessions_of_the_removed_thread(sandbox: Sandbox, agent: str) -> None:
+    home = sandbox.root / "home"
+    _ok(sandbox, "gone", agent)
+    earlier = sandbox.mapping("gone").session_id
+    _ok(sandbox, "gone", agent, "--new")  # the first session goes to history: purged too
+    current = sandbox.mapping("gone").session_id
+    _ok(sandbox, "other", agent)
+    kept = sandbox.mapping("other").session_id
+    assert earlier and current and kept
+    for session in (earlier, current, kept):
+        assert _files_of(home, session), f"the agent wrote nothing for {session}"
+
+    before = _digest(home)
+    dry = sandbox.sessmap("rm", "gone", "--purge", "--dry-run", "--json")
+    assert dry.returncode == 0, dry.stderr
+    plan = json.loads(dry.stdout)["purge"]
+    assert {s["session_id"] for s in plan["purged"]} == {earlier, current}
+    assert plan["bytes"] > 0 and "would free" in dry.stderr
+    assert _digest(home) == before  # a dry run changes nothing of the agent's
+
+    done = sandbox.sessmap("rm", "gone", "--purge", "--json")
+    assert done.returncode == 0, done.stderr
+    purged = json.loads(done.stdout)["purge"]["purged"]
+    if agent == "codex":
+        assert {s["via"] for s in purged} == {"codex delete"}
+    for session in (earlier, current):
+        assert not [p for p in _files_of(home, session) if p.suffix == ".jsonl"], session
+    assert [p for p in _files_of(home, kept) if p.suffix == ".jsonl"]
+    _ok(sandbox, "other", agent)  # the thread left alone still resumes
+
+
+@pytest.mark.agents("claude", "codex")
+def test_prune_purge_keeps_a_session_another_mapping_holds(sandbox: Sandbox, agent: str) -> None:
+    home = sandbox.root / "home"
+    _ok(sandbox, "a", agent)
+    shared = sandbox.mapping("a").session_id
+    assert shared
+    set_other = sandbox.sessmap("create", "b", "--provider", agent, "--session-id", shared)
+    assert set_other.returncode == 0, set_other.stderr
+    done = sandbox.sessmap("prune", "--older-than", "0s", "--prefix", "a", "--purge")
+    assert done.returncode == 0, done.stderr
+    assert "another mapping still holds" in done.stderr
+    assert [p for p in _files_of(home, shared) if p.suffix == ".jsonl"]
