@@ -36,6 +36,17 @@ def records(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
 
 
+def agree(path: Path, agent: str) -> None:
+    """The fast path (the file read in place, and its lines) gives what a full parse of every
+    line gives, on what the real CLI wrote."""
+    from sessmap.transcripts.entries import read_lines
+    from sessmap.transcripts.summary import summarize
+
+    full = summarize(read_lines(path), agent, sniff=False).to_dict()
+    assert summarize(path, agent).to_dict() == full
+    assert summarize(read_lines(path), agent).to_dict() == full
+
+
 @pytest.mark.agents(*AGENTS)
 def test_show_tells_title_prompts_counts_and_tokens_of_a_real_session(sandbox: Sandbox, agent: str) -> None:
     first, second = marker("first"), marker("second")
@@ -44,6 +55,7 @@ def test_show_tells_title_prompts_counts_and_tokens_of_a_real_session(sandbox: S
     data = show(sandbox, "t:facts")
     talk, where = data["conversation"], data["transcript"]
     path = Path(where["path"])
+    agree(path, agent)
     assert talk["source"] == "local" and talk["notes"] == []
     assert talk["first_prompt"]["text"] == f"{first} please" and talk["first_prompt"]["at"]
     assert talk["last_prompt"]["text"] == second and talk["last_prompt"]["at"] >= talk["first_prompt"]["at"]
@@ -86,6 +98,7 @@ def test_a_real_claude_session_that_used_a_tool(sandbox: Sandbox) -> None:
     data = show(sandbox, "t:tools")
     talk = data["conversation"]
     lines = records(Path(data["transcript"]["path"]))
+    agree(Path(data["transcript"]["path"]), "claude")
     used = [
         b
         for r in lines
@@ -114,7 +127,9 @@ def test_a_real_codex_session_that_used_a_tool(sandbox: Sandbox) -> None:
     sandbox.server.shell_marker = ask
     sandbox.server.shell_command = "echo tool-ran"
     turn(sandbox, "t:tools", "codex", ask)
-    talk = show(sandbox, "t:tools")["conversation"]
+    data = show(sandbox, "t:tools")
+    talk = data["conversation"]
+    agree(Path(data["transcript"]["path"]), "codex")
     assert (talk["prompts"], talk["replies"], talk["tool_calls"]) == (1, 1, 1)
     assert (talk["tokens"]["input"], talk["tokens"]["output"]) == (20, 10)  # two requests
     assert talk["title"] == ask and talk["notes"] == []

@@ -8,7 +8,11 @@ from __future__ import annotations
 import json
 import random
 import uuid
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sessmap.transcripts.summary import Summary
 
 SESSION = "11111111-2222-4333-8444-555555555555"
 CWD = "/tmp/work"
@@ -258,3 +262,25 @@ def codex_lines(total_bytes: int, seed: int = 7) -> list[bytes]:
         lines.extend(batch)
         size += sum(len(line) + 1 for line in batch)
     return lines
+
+
+def write(path: Path, lines: list[bytes], *, end: bytes = b"\n") -> Path:
+    path.write_bytes(b"\n".join(lines) + end)
+    return path
+
+
+def both(path: Path, provider: str) -> Summary:
+    """The fast summary of the file (read in place), checked equal to the fast summary of its
+    ``Line``s and to the one that parses every line."""
+    from sessmap.transcripts.entries import read_lines
+    from sessmap.transcripts.summary import summarize
+
+    fast = summarize(path, provider)
+    full = summarize(read_lines(path), provider, sniff=False).to_dict()
+    assert fast.to_dict() == full
+    assert summarize(read_lines(path), provider).to_dict() == full
+    return fast
+
+
+def text(value: str) -> dict[str, str]:
+    return {"type": "text", "text": value}

@@ -141,6 +141,23 @@ def session_flag_in(args: Sequence[str], flags: frozenset[str]) -> str | None:
     return None
 
 
+def short_session_flag(args: Sequence[str], session: frozenset[str], boolean: frozenset[str]) -> str | None:
+    """``-r<id>``, ``-pc`` and the like, as commander.js reads short options (attached values,
+    clusters): a ``session`` letter in a cluster, reached past ``boolean`` letters only (any
+    other letter takes the rest of the argument as its value)."""
+    for arg in args:
+        if arg == "--":
+            return None
+        if len(arg) <= 2 or arg[0] != "-" or arg[1] == "-":
+            continue
+        for letter in arg[1:]:
+            if letter in session:
+                return f"-{letter}"
+            if letter not in boolean:
+                break
+    return None
+
+
 def reject_session_flag(provider: str, flag: str) -> InvalidInput:
     return InvalidInput(
         f"the {provider} command already picks a session ({flag}); sessmap adds session flags itself",

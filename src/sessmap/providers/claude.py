@@ -16,6 +16,7 @@ from sessmap.providers.base import (
     reject_session_flag,
     required_id,
     session_flag_in,
+    short_session_flag,
 )
 from sessmap.transcripts.locate import ClaudeLocator
 
@@ -36,7 +37,9 @@ class ClaudeProvider:
 
     def prepare_command(self, command: Sequence[str], extra_args: Sequence[str] = ()) -> list[str]:
         args = [*extra_args, *command[1:]]
-        flag = session_flag_in(args, SESSION_FLAGS) or _short_session_flag(args)
+        flag = session_flag_in(args, SESSION_FLAGS) or short_session_flag(
+            args, _SHORT_SESSION_LETTERS, _SHORT_BOOLEAN_LETTERS
+        )
         if flag is not None:
             raise reject_session_flag(self.name, flag)
         return [command[0], *args]
@@ -72,18 +75,3 @@ class ClaudeProvider:
 
     def is_stale(self, output: AgentOutput) -> bool:
         return _STALE.search(output.text()) is not None
-
-
-def _short_session_flag(args: Sequence[str]) -> str | None:
-    """``-r<id>``, ``-pc`` and the like: a session letter in a cluster of short options."""
-    for arg in args:
-        if arg == "--":
-            return None
-        if len(arg) <= 2 or arg[0] != "-" or arg[1] == "-":
-            continue
-        for letter in arg[1:]:
-            if letter in _SHORT_SESSION_LETTERS:
-                return f"-{letter}"
-            if letter not in _SHORT_BOOLEAN_LETTERS:
-                break
-    return None

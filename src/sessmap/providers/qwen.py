@@ -20,6 +20,7 @@ from sessmap.providers.base import (
     reject_session_flag,
     required_id,
     session_flag_in,
+    short_session_flag,
 )
 from sessmap.transcripts.locate_agents import QwenLocator
 from sessmap.validation import validate_session_id
@@ -44,7 +45,9 @@ class QwenProvider:
 
     def prepare_command(self, command: Sequence[str], extra_args: Sequence[str] = ()) -> list[str]:
         args = [*extra_args, *command[1:]]
-        flag = session_flag_in(args, SESSION_FLAGS) or _short_session_flag(args)
+        flag = session_flag_in(args, SESSION_FLAGS) or short_session_flag(
+            args, _SHORT_SESSION_LETTERS, _SHORT_BOOLEAN_LETTERS
+        )
         if flag is not None:
             raise reject_session_flag(self.name, flag)
         return [command[0], *args]
@@ -86,20 +89,6 @@ class QwenProvider:
 
     def is_stale(self, output: AgentOutput) -> bool:
         return _STALE.search(output.text()) is not None
-
-
-def _short_session_flag(args: Sequence[str]) -> str | None:
-    """``-r<id>``, ``-yc`` and the like: a session letter among short options."""
-    for arg in args:
-        if arg == "--":
-            return None
-        if len(arg) > 2 and arg[0] == "-" and arg[1] != "-":
-            for letter in arg[1:]:
-                if letter in _SHORT_SESSION_LETTERS:
-                    return f"-{letter}"
-                if letter not in _SHORT_BOOLEAN_LETTERS:
-                    break
-    return None
 
 
 def _prints_json(args: Sequence[str]) -> bool:

@@ -8,7 +8,7 @@ when the work takes a while (cli/progress.py).
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
@@ -19,6 +19,7 @@ from sessmap.cli.commands.mappings import config_or_none, write_json
 
 if TYPE_CHECKING:
     from sessmap.cli.context import AppContext
+    from sessmap.model import Mapping
     from sessmap.service import Filters, Imported, Pruned
     from sessmap.transcripts.purge import Purge
 
@@ -56,10 +57,7 @@ def run_prune(ctx: AppContext, args: PruneArgs) -> None:
     chosen = args.filters or make_filters()
     moment = service.now()  # one cutoff for the question and the run it asked about
 
-    # Cron's quiet prune prints no rows: then none is held, however many go (benchmarks/bench.py).
-    stream = ctx.quiet and not args.output.json_output
-
-    def prune(dry_run: bool) -> Pruned:
+    def prune(dry_run: bool, on_removed: Callable[[Mapping], None] | None) -> Pruned:
         with progress(ctx, "checking" if dry_run else "pruning") as tick:
             return service.prune(
                 ctx.store,
@@ -77,19 +75,28 @@ def run_prune(ctx: AppContext, args: PruneArgs) -> None:
                 progress=tick,
                 # The count is for the summary; cron's `-q prune` skips the pass it costs.
                 count=not ctx.quiet or args.output.json_output,
-                on_removed=(lambda mapping: None) if stream and not dry_run else None,
+                on_removed=on_removed,
                 purge=args.purge,
             )
 
     if not args.dry_run and should_ask(args.yes):
-        plan = prune(True)
+        plan = prune(True, None)  # the question shows the first rows
         if plan.removed_count:
             count = plan.removed_count
             rows = [_who(m.agent, m.key) for m in plan.removed[:10]]
             ctx.echo_err(_summary(plan, True, args.missing))
             confirm(f"Remove {plural(count)}?", rows, count, cancelled="cancelled; nothing removed")
-    pruned = prune(args.dry_run)
-    _report_prune(ctx, args, pruned)
+    # Rows are printed only once the prune has committed. Cron's quiet prune prints none, and
+    # the printed ones wait on disk, so memory stays flat however many go (benchmarks/bench.py).
+    # JSON lists every row in one object: those are collected.
+    spool = None if ctx.quiet or args.output.json_output else _Spool()
+    tell = spool.add if spool is not None else None if args.output.json_output else _discard
+    try:
+        pruned = prune(args.dry_run, tell)
+        _report_prune(ctx, args, pruned, spool)
+    finally:
+        if spool is not None:
+            spool.close()
 
 
 def age_text(age: timedelta | None) -> str | None:
@@ -118,7 +125,38 @@ def _summary(pruned: Pruned, dry_run: bool, missing: bool) -> str:
     return line
 
 
-def _report_prune(ctx: AppContext, args: PruneArgs, pruned: Pruned) -> None:
+def _discard(mapping: Mapping) -> None:
+    """Cron's ``-q prune``: told each removed mapping, keeps none."""
+
+
+class _Spool:
+    """The removed mappings, one JSON line each in a temporary file, until the prune has
+    committed and they are printed: a row is never shown as removed before it is."""
+
+    def __init__(self) -> None:
+        import tempfile
+
+        self._file = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115 - see close()
+
+    def add(self, mapping: Mapping) -> None:
+        from sessmap import jsontext
+
+        self._file.write(jsontext.dumps(mapping.to_dict()) + "\n")
+
+    def rows(self) -> Iterator[Mapping]:
+        import json
+
+        from sessmap.model import Mapping
+
+        self._file.seek(0)
+        for line in self._file:
+            yield Mapping.from_dict(json.loads(line))
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def _report_prune(ctx: AppContext, args: PruneArgs, pruned: Pruned, spool: _Spool | None) -> None:
     from sessmap.cli.render import write_mappings
     from sessmap.model import format_timestamp
 
@@ -138,8 +176,8 @@ def _report_prune(ctx: AppContext, args: PruneArgs, pruned: Pruned) -> None:
                 **({"purge": pruned.purge.to_dict()} if pruned.purge is not None else {}),
             }
         )
-    elif not ctx.quiet:
-        write_mappings(removed, args.output.fmt("tsv"), sys.stdout, color=ctx.color)
+    elif spool is not None:
+        write_mappings(spool.rows(), args.output.fmt("tsv"), sys.stdout, color=ctx.color)
     if pruned.removed_count or pruned.busy:  # nothing gone, nothing said: cron mails any output
         ctx.info(_summary(pruned, args.dry_run, args.missing))
     if pruned.busy:
