@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
 from sessmap.cli.commands.listing import Output, make_filters, parse_optional_duration
 from sessmap.cli.commands.mappings import config_or_none, write_json
@@ -89,7 +89,7 @@ def run_prune(ctx: AppContext, args: PruneArgs) -> None:
     # Rows are printed only once the prune has committed. Cron's quiet prune prints none, and
     # the printed ones wait on disk, so memory stays flat however many go (benchmarks/bench.py).
     # JSON lists every row in one object: those are collected.
-    spool = None if ctx.quiet or args.output.json_output else _Spool()
+    spool = None if ctx.quiet or args.output.json_output else _Spool(args.output.fmt("tsv"))
     tell = spool.add if spool is not None else None if args.output.json_output else _discard
     try:
         pruned = prune(args.dry_run, tell)
@@ -130,25 +130,45 @@ def _discard(mapping: Mapping) -> None:
 
 
 class _Spool:
-    """The removed mappings, one JSON line each in a temporary file, until the prune has
-    committed and they are printed: a row is never shown as removed before it is."""
+    """The removed mappings in a temporary file until the prune has committed and they are
+    printed: a row is never shown as removed before it is. A row-by-row format (tsv, jsonl,
+    keys) is written there as it will print; the others (a table's widths, a JSON array, a
+    CSV header) keep each mapping as a JSON line and render them all at the end."""
 
-    def __init__(self) -> None:
+    _STREAMED = frozenset({"tsv", "jsonl", "keys"})
+
+    def __init__(self, fmt: str) -> None:
         import tempfile
 
+        self._fmt = fmt
         self._file = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115 - see close()
 
     def add(self, mapping: Mapping) -> None:
-        from sessmap import jsontext
+        if self._fmt in self._STREAMED:
+            from sessmap.cli.render import write_mappings
 
-        self._file.write(jsontext.dumps(mapping.to_dict()) + "\n")
+            write_mappings((mapping,), self._fmt, self._file)
+        else:
+            from sessmap import jsontext
 
-    def rows(self) -> Iterator[Mapping]:
+            self._file.write(jsontext.dumps(mapping.to_dict()) + "\n")
+
+    def print(self, out: IO[str], color: bool) -> None:
+        self._file.seek(0)
+        if self._fmt in self._STREAMED:
+            import shutil
+
+            shutil.copyfileobj(self._file, out)
+            return
+        from sessmap.cli.render import write_mappings
+
+        write_mappings(self._rows(), self._fmt, out, color=color)
+
+    def _rows(self) -> Iterator[Mapping]:
         import json
 
         from sessmap.model import Mapping
 
-        self._file.seek(0)
         for line in self._file:
             yield Mapping.from_dict(json.loads(line))
 
@@ -157,7 +177,6 @@ class _Spool:
 
 
 def _report_prune(ctx: AppContext, args: PruneArgs, pruned: Pruned, spool: _Spool | None) -> None:
-    from sessmap.cli.render import write_mappings
     from sessmap.model import format_timestamp
 
     removed = pruned.removed
@@ -177,7 +196,7 @@ def _report_prune(ctx: AppContext, args: PruneArgs, pruned: Pruned, spool: _Spoo
             }
         )
     elif spool is not None:
-        write_mappings(spool.rows(), args.output.fmt("tsv"), sys.stdout, color=ctx.color)
+        spool.print(sys.stdout, ctx.color)
     if pruned.removed_count or pruned.busy:  # nothing gone, nothing said: cron mails any output
         ctx.info(_summary(pruned, args.dry_run, args.missing))
     if pruned.busy:
