@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 import uuid
 from pathlib import Path
 
@@ -76,6 +77,7 @@ def test_prune_purge_keeps_a_session_another_mapping_holds(sandbox: Sandbox, age
     assert shared
     set_other = sandbox.sessmap("create", "b", "--provider", agent, "--session-id", shared)
     assert set_other.returncode == 0, set_other.stderr
+    time.sleep(1.1)  # times are whole seconds: "older than 0s" needs the turn's second to be past
     done = sandbox.sessmap("prune", "--older-than", "0s", "--prefix", "a", "--purge")
     assert done.returncode == 0, done.stderr
     assert "another mapping still holds" in done.stderr
