@@ -11,8 +11,11 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Literal, NamedTuple, Protocol, runtime_checkable
 
 from sessmap.errors import InvalidInput
+from sessmap.validation import validate_session_id
 
 if TYPE_CHECKING:
+    import re
+
     from sessmap.transcripts.locate import Locator
 
 StepKind = Literal["new", "resume", "fork"]
@@ -156,6 +159,17 @@ def short_session_flag(args: Sequence[str], session: frozenset[str], boolean: fr
             if letter not in boolean:
                 break
     return None
+
+
+def id_in_output(pattern: re.Pattern[bytes], output: bytes) -> str | None:
+    """The session id ``pattern``'s first group finds in ``output``, if it is a valid one."""
+    match = pattern.search(output)
+    if match is None:
+        return None
+    try:
+        return validate_session_id(match.group(1).decode())
+    except (InvalidInput, UnicodeDecodeError):
+        return None
 
 
 def reject_session_flag(provider: str, flag: str) -> InvalidInput:

@@ -17,11 +17,11 @@ from sessmap.providers.base import (
     AgentOutput,
     OutputWatch,
     Step,
+    id_in_output,
     reject_session_flag,
     required_id,
     session_flag_in,
 )
-from sessmap.validation import validate_session_id
 
 SESSION_FLAGS = frozenset({"--session", "-s", "--continue", "-c", "--fork"})
 # opencode's own options before `run` that take a value.
@@ -71,13 +71,7 @@ class OpenCodeProvider:
         return None
 
     def captured_id(self, output: AgentOutput) -> str | None:
-        match = _SESSION_ID.search(output.stdout)
-        if match is None:
-            return None
-        try:
-            return validate_session_id(match.group(1).decode())
-        except InvalidInput:
-            return None
+        return id_in_output(_SESSION_ID, output.stdout)
 
     def is_stale(self, output: AgentOutput) -> bool:
         return _STALE.search(output.text()) is not None

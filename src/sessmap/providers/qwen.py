@@ -17,13 +17,13 @@ from sessmap.providers.base import (
     AgentOutput,
     OutputWatch,
     Step,
+    id_in_output,
     reject_session_flag,
     required_id,
     session_flag_in,
     short_session_flag,
 )
 from sessmap.transcripts.locate_agents import QwenLocator
-from sessmap.validation import validate_session_id
 
 SESSION_FLAGS = frozenset({"--resume", "-r", "--session-id", "-c", "--continue", "--fork-session"})
 # yargs reads `-r<id>` as -r with a value and clusters booleans (`-yc`); these are qwen's short
@@ -79,13 +79,7 @@ class QwenProvider:
         return None
 
     def captured_id(self, output: AgentOutput) -> str | None:
-        match = _SESSION_ID.search(output.stdout)
-        if match is None:
-            return None
-        try:
-            return validate_session_id(match.group(1).decode())
-        except InvalidInput:
-            return None
+        return id_in_output(_SESSION_ID, output.stdout)
 
     def is_stale(self, output: AgentOutput) -> bool:
         return _STALE.search(output.text()) is not None
