@@ -229,8 +229,8 @@ class Health:
     dry_run: bool = False
     """``fixed`` lists what a fix would remove; nothing was."""
     orphaned: Purge | None = None
-    """Local transcripts of sessions that only a ``history`` entry names (``purged``: deleted,
-    with ``fix`` and ``purge``; else found)."""
+    """Local transcripts of sessions sessmap started that no mapping uses any more
+    (transcripts/purge.orphans; ``purged``: deleted, with ``fix`` and ``purge``; else found)."""
     orphans_deleted: bool = False
 
     @property

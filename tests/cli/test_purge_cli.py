@@ -9,9 +9,11 @@ import os
 from pathlib import Path
 
 from tests.support.cli import Sessmap
+from tests.support.mappings import T0
 
 from sessmap.sdk_keys import project_key_for
-from sessmap.stores import open_store
+from sessmap.stores import Query, open_store
+from sessmap.stores.started import StartedSession
 
 CWD = "/tmp/purge-cli"
 
@@ -38,6 +40,19 @@ def _row(key: str, session_id: str, home: Path, **fields: object) -> dict[str, o
     }
 
 
+def _import_started(sessmap: Sessmap, *rows: dict[str, object]) -> None:
+    """Import ``rows`` and record their sessions as ones sessmap started, as ``exec`` does (an
+    imported session alone is never sessmap's to delete)."""
+    sessmap.import_rows(*rows)
+    with open_store(sessmap.store_url) as store:
+        for row in store.query(Query()):
+            for session_id in row.session_ids():
+                record = StartedSession(
+                    session_id, "claude", row.agent, row.key, row.host, row.agent_home, CWD, T0
+                )
+                store.started.add(record)
+
+
 def _digest(root: Path) -> str:
     digest = hashlib.sha256()
     for path in sorted(root.rglob("*")):
@@ -48,7 +63,7 @@ def _digest(root: Path) -> str:
 def test_rm_purge_dry_run_lists_files_and_bytes(sessmap: Sessmap, tmp_path: Path) -> None:
     home = tmp_path / "claude"
     path = _transcript(home, "s-1")
-    sessmap.import_rows(_row("k", "s-1", home))
+    _import_started(sessmap, _row("k", "s-1", home))
     before = _digest(home)
     result = sessmap("rm", "k", "--purge", "--dry-run")
     assert result.exit_code == 0, result.stderr
@@ -62,7 +77,7 @@ def test_rm_purge_deletes_and_says_what_it_kept(sessmap: Sessmap, tmp_path: Path
     home = tmp_path / "claude"
     ours, shared = _transcript(home, "s-1"), _transcript(home, "s-2")
     history = [{"session_id": "s-2", "ended_at": "2020-01-02T00:00:00Z", "reason": "new"}]
-    sessmap.import_rows(_row("k", "s-1", home, history=history), _row("other", "s-2", home))
+    _import_started(sessmap, _row("k", "s-1", home, history=history), _row("other", "s-2", home))
     result = sessmap("rm", "k", "--purge", "--json")
     assert result.exit_code == 0, result.stderr
     summary = json.loads(result.stdout)
@@ -84,7 +99,7 @@ def test_rm_without_purge_leaves_the_agent_home_alone(sessmap: Sessmap, tmp_path
 def test_prune_purge(sessmap: Sessmap, tmp_path: Path) -> None:
     home = tmp_path / "claude"
     path = _transcript(home, "s-1")
-    sessmap.import_rows(_row("k", "s-1", home))
+    _import_started(sessmap, _row("k", "s-1", home))
     result = sessmap("prune", "--older-than", "1d", "--purge")
     assert result.exit_code == 0, result.stderr
     assert not path.exists()
@@ -95,13 +110,33 @@ def test_doctor_reports_then_fix_purge_deletes(sessmap: Sessmap, tmp_path: Path)
     home = tmp_path / "claude"
     earlier, current = _transcript(home, "s-old"), _transcript(home, "s-now")
     history = [{"session_id": "s-old", "ended_at": "2020-01-02T00:00:00Z", "reason": "new"}]
-    sessmap.import_rows(_row("k", "s-now", home, history=history))
+    _import_started(sessmap, _row("k", "s-now", home, history=history))
     report = sessmap("doctor")
-    assert "1 session(s) sessmap ran that only a history entry names" in report.stderr
+    assert "1 session(s) sessmap started that no mapping uses still take 64 bytes" in report.stderr
     assert earlier.exists()
     done = sessmap("doctor", "--fix", "--purge", "--yes", "--json")
     assert json.loads(done.stdout)["orphaned_transcripts"]["deleted"] is True
     assert not earlier.exists() and current.exists()
+
+
+def test_an_imported_session_is_kept_and_the_purge_says_why(sessmap: Sessmap, tmp_path: Path) -> None:
+    home = tmp_path / "claude"
+    path = _transcript(home, "s-mine")
+    sessmap.import_rows(_row("k", "s-mine", home))
+    before = _digest(home)
+    result = sessmap("rm", "k", "--purge", "--json")
+    assert result.exit_code == 0, result.stderr
+    kept = json.loads(result.stdout)["purge"]["kept"]
+    assert kept == [
+        {
+            "session_id": "s-mine",
+            "reason": "sessmap did not start it (attached or imported)",
+            "referenced_by": None,
+        }
+    ]
+    assert "kept 1 session: sessmap did not start it (attached or imported) (first: s-mine)" in result.stderr
+    assert path.exists() and _digest(home) == before
+    assert "no mapping uses" not in sessmap("doctor").stderr  # not sessmap's: not reported either
 
 
 def test_rename_of_a_running_thread_exits_4(sessmap: Sessmap) -> None:

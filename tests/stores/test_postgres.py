@@ -52,6 +52,7 @@ MIGRATION_LOG = [
     (3, "create_transcripts"),
     (4, "add_generation"),
     (5, "index_session_id"),
+    (6, "create_started_sessions"),
 ]
 
 
@@ -125,7 +126,7 @@ def test_an_older_schema_is_migrated_and_its_rows_read_with_the_new_fields(
             (T0, T0),
         )
     with open_store(fresh_database) as store:
-        assert store.schema_version == SCHEMA_VERSION == 5
+        assert store.schema_version == SCHEMA_VERSION == 6
         assert [m.key for m in store.by_session("s-o", 10)] == ["old"]  # the index covers old rows
         old_row = store.get("default", "old")
         assert old_row is not None and (old_row.host, old_row.agent_home, old_row.history) == (None, None, ())
@@ -133,7 +134,7 @@ def test_an_older_schema_is_migrated_and_its_rows_read_with_the_new_fields(
         assert store.check() == []
     assert migrations_table(fresh_database) == MIGRATION_LOG
     monkeypatch.setattr(postgres, "SCHEMA_VERSION", 1)
-    with pytest.raises(StoreError, match="schema version 5, newer than this sessmap understands"):
+    with pytest.raises(StoreError, match="schema version 6, newer than this sessmap understands"):
         open_store(fresh_database)
 
 

@@ -421,6 +421,7 @@ def test_outstanding_migrations_run_once_on_open(db_path: Path, next_migration: 
         (3, "m003_create_transcripts"),
         (4, "m004_add_generation"),
         (5, "m005_index_session_id"),
+        (6, "m006_create_started_sessions"),
         (NEXT, "m_next_add_note"),
     ]
 

@@ -40,6 +40,7 @@ from sessmap.stores.base import (
     renamed,
     reparented,
 )
+from sessmap.stores.started import StartedSession, StartedSessions
 from sessmap.validation import validate_key
 
 Position = tuple[str, str]  # (agent, key)
@@ -193,6 +194,31 @@ class ThreadLocks:
             self._changed.notify_all()
 
 
+class MemoryStarted:
+    """The StartedSessions of a memory store: records by session id, under one lock."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._records: dict[str, StartedSession] = {}
+
+    def add(self, started: StartedSession) -> None:
+        with self._lock:
+            self._records[started.session_id] = started
+
+    def get_many(self, session_ids: Iterable[str]) -> dict[str, StartedSession]:
+        with self._lock:
+            return {sid: self._records[sid] for sid in set(session_ids) if sid in self._records}
+
+    def all(self) -> Iterator[StartedSession]:
+        with self._lock:
+            return iter([self._records[sid] for sid in sorted(self._records)])
+
+    def forget(self, session_ids: Iterable[str]) -> None:
+        with self._lock:
+            for session_id in set(session_ids):
+                self._records.pop(session_id, None)
+
+
 class MemoryData:
     """What every handle on one memory store shares."""
 
@@ -200,6 +226,7 @@ class MemoryData:
         self.lock = threading.RLock()  # every change is atomic, also across threads
         self.rows: dict[Position, Mapping] = {}
         self.transcripts = MemoryTranscripts()
+        self.started = MemoryStarted()
         self.thread_locks = ThreadLocks()
 
 
@@ -224,6 +251,7 @@ class MemoryStore:
         self._data = data if data is not None else MemoryData()
         self.rows = self._data.rows  # tests of the core look at the rows directly
         self.transcripts: TranscriptStore = self._data.transcripts
+        self.started: StartedSessions = self._data.started
 
     @classmethod
     def at(cls, url: str) -> MemoryStore:

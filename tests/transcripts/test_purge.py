@@ -1,6 +1,7 @@
-"""``--purge`` deletes exactly the agent files of the sessions sessmap ran for removed mappings
-(issue 12): claude's ``.jsonl`` and ``<id>/`` folder, codex's rollout (by ``codex delete`` when
-codex has it), never a file another mapping holds or one no mapping names."""
+"""``--purge`` deletes exactly the agent files of the sessions sessmap started for removed
+mappings (issue 12): claude's ``.jsonl`` and ``<id>/`` folder, codex's rollout (by ``codex
+delete`` when codex has it), never a file another mapping holds, one no mapping names, or one
+of a session attached by hand (no record in ``Store.started``)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ import pytest
 from tests.support.mappings import make_mapping
 
 from sessmap import service
-from sessmap.model import HistoryEntry
+from sessmap.model import HistoryEntry, Mapping
 from sessmap.sdk_keys import project_key_for
-from sessmap.stores import open_store
+from sessmap.stores import Store, open_store
+from sessmap.stores.started import StartedSession
 from sessmap.transcripts.presence import this_host
 from sessmap.transcripts.purge import codex_with_delete
 
@@ -54,7 +56,30 @@ def claude_home(tmp_path: Path) -> Path:
     return home
 
 
-def _mapping(key: str, session_id: str, home: Path, provider: str = "claude", **fields: object):  # type: ignore[no-untyped-def]
+def _started(store: Store, *mappings: Mapping) -> None:
+    """Record every session of ``mappings`` as one sessmap started, as ``exec`` does."""
+    for mapping in mappings:
+        for session_id in mapping.session_ids():
+            record = StartedSession(
+                session_id,
+                mapping.provider,
+                mapping.agent,
+                mapping.key,
+                mapping.host,
+                mapping.agent_home,
+                CWD,
+                WHEN,
+            )
+            store.started.add(record)
+
+
+def _insert_started(store: Store, *mappings: Mapping) -> None:
+    for mapping in mappings:
+        store.insert(mapping)
+    _started(store, *mappings)
+
+
+def _mapping(key: str, session_id: str, home: Path, provider: str = "claude", **fields: object) -> Mapping:
     return make_mapping(
         key,
         provider=provider,
@@ -74,9 +99,15 @@ def test_rm_purge_deletes_exactly_sessmaps_files(tmp_path: Path, claude_home: Pa
     users_own = _claude_session(claude_home, "sess-users-own")  # no mapping names it
     history = (HistoryEntry("sess-earlier", WHEN, "new"), HistoryEntry("sess-shared", WHEN, "new"))
     with open_store(f"sqlite:{tmp_path / 'map.db'}") as store:
-        store.insert(_mapping("gone", "sess-current", claude_home, history=history))
-        store.insert(_mapping("other", "sess-shared", claude_home))
+        _insert_started(
+            store,
+            _mapping("gone", "sess-current", claude_home, history=history),
+            _mapping("other", "sess-shared", claude_home),
+        )
         result = service.remove(store, keys=["gone"], purge=True)
+        assert store.started.get_many(["sess-current", "sess-earlier", "sess-shared"]).keys() == {
+            "sess-shared"
+        }
     assert result.purge is not None
     purged = {s.session_id for s in result.purge.purged}
     assert purged == {"sess-current", "sess-earlier"}
@@ -103,7 +134,7 @@ def test_dry_run_lists_files_and_bytes_and_changes_nothing(tmp_path: Path, claud
     made = _claude_session(claude_home, "sess-current", side=True)
     before = _tree_digest(claude_home)
     with open_store(f"sqlite:{tmp_path / 'map.db'}") as store:
-        store.insert(_mapping("gone", "sess-current", claude_home))
+        _insert_started(store, _mapping("gone", "sess-current", claude_home))
         result = service.remove(store, keys=["gone"], purge=True, dry_run=True)
         pruned = service.prune(store, None, older_than=timedelta(0), purge=True, dry_run=True)
         assert store.get("default", "gone") is not None
@@ -117,7 +148,7 @@ def test_dry_run_lists_files_and_bytes_and_changes_nothing(tmp_path: Path, claud
 def test_prune_purge_deletes_the_removed_sessions(tmp_path: Path, claude_home: Path) -> None:
     made = _claude_session(claude_home, "sess-old")
     with open_store(f"sqlite:{tmp_path / 'map.db'}") as store:
-        store.insert(_mapping("old", "sess-old", claude_home))
+        _insert_started(store, _mapping("old", "sess-old", claude_home))
         pruned = service.prune(store, None, older_than=timedelta(0), purge=True)
     assert pruned.purge is not None and [s.session_id for s in pruned.purge.purged] == ["sess-old"]
     assert not made[0].exists()
@@ -168,7 +199,7 @@ def test_codex_purge_with_and_without_a_delete_command(
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     assert (codex_with_delete() is not None) is with_delete
     with open_store(f"sqlite:{tmp_path / 'map.db'}") as store:
-        store.insert(_mapping("cx", "cx-1", home, provider="codex"))
+        _insert_started(store, _mapping("cx", "cx-1", home, provider="codex"))
         result = service.remove(store, keys=["cx"], purge=True)
     assert result.purge is not None
     assert [s.via for s in result.purge.purged] == (["codex delete"] if with_delete else ["unlink"])
@@ -184,8 +215,9 @@ def test_doctor_reports_history_only_transcripts_and_fix_purge_deletes(
     current = _claude_session(claude_home, "sess-now")
     config = tmp_path / "config.toml"
     with open_store(f"sqlite:{tmp_path / 'map.db'}") as store:
-        store.insert(
-            _mapping("k", "sess-now", claude_home, history=(HistoryEntry("sess-earlier", WHEN, "new"),))
+        _insert_started(
+            store,
+            _mapping("k", "sess-now", claude_home, history=(HistoryEntry("sess-earlier", WHEN, "new"),)),
         )
         health = service.doctor(lambda: store, config, fix=False)
         assert health.orphaned is not None
@@ -194,3 +226,50 @@ def test_doctor_reports_history_only_transcripts_and_fix_purge_deletes(
         assert earlier[0].exists()
         service.doctor(lambda: store, config, fix=True, purge=True)
     assert not earlier[0].exists() and current[0].exists()
+
+
+def test_a_session_sessmap_did_not_start_is_never_purged(tmp_path: Path, claude_home: Path) -> None:
+    """Attached by hand (``create``/``set --session-id``) or imported: no record, so its files
+    stay, whatever removes the mapping, and the purge says why."""
+    attached = _claude_session(claude_home, "sess-attached", side=True)
+    ours = _claude_session(claude_home, "sess-ours")
+    history = (HistoryEntry("sess-ours", WHEN, "set"),)
+    before = _tree_digest(claude_home / "projects" / project_key_for(CWD) / "sess-attached")
+    with open_store(f"sqlite:{tmp_path / 'map.db'}") as store:
+        mapping = _mapping("by-hand", "sess-attached", claude_home, history=history)
+        store.insert(mapping)
+        _started(store, _mapping("by-hand", "sess-ours", claude_home))  # sessmap started the earlier one
+        result = service.remove(store, keys=["by-hand"], purge=True)
+    assert result.purge is not None
+    assert [s.session_id for s in result.purge.purged] == ["sess-ours"]
+    assert [(k.session_id, k.reason) for k in result.purge.kept] == [
+        ("sess-attached", "sessmap did not start it (attached or imported)")
+    ]
+    assert all(path.exists() for path in attached) and not ours[0].exists()
+    assert _tree_digest(claude_home / "projects" / project_key_for(CWD) / "sess-attached") == before
+
+
+def test_doctor_finds_what_rm_without_purge_left_and_fix_purge_frees_it(
+    tmp_path: Path, claude_home: Path
+) -> None:
+    """The record outlives its mapping: ``rm`` leaves the files, ``doctor`` still knows they are
+    sessmap's; ``--fix --purge`` deletes them and forgets them, and a record whose files are
+    gone already is forgotten too. A file of a session sessmap did not start is not reported."""
+    left = _claude_session(claude_home, "sess-left", side=True)
+    _claude_session(claude_home, "sess-attached")
+    config = tmp_path / "config.toml"
+    with open_store(f"sqlite:{tmp_path / 'map.db'}") as store:
+        _insert_started(store, _mapping("gone", "sess-left", claude_home))
+        _started(store, _mapping("vanished", "sess-vanished", claude_home))  # no file any more
+        store.insert(_mapping("attached", "sess-attached-2", claude_home))
+        service.remove(store, keys=["gone", "attached"])
+        assert all(path.exists() for path in left)
+        health = service.doctor(lambda: store, config, fix=False)
+        assert health.orphaned is not None
+        assert [s.session_id for s in health.orphaned.purged] == ["sess-left"]
+        assert health.orphaned.bytes == sum(path.stat().st_size for path in left)
+        assert {r.session_id for r in store.started.all()} == {"sess-left", "sess-vanished"}
+        service.doctor(lambda: store, config, fix=True, purge=True)
+        assert list(store.started.all()) == []
+    assert not any(path.exists() for path in left)
+    assert (claude_home / "projects" / project_key_for(CWD) / "sess-attached.jsonl").exists()

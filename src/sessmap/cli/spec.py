@@ -249,8 +249,8 @@ COMMANDS: dict[str, tuple[Opt, ...]] = {
             default=False,
         ),
         PURGE._replace(
-            help="With --fix: also delete the local transcripts of sessions sessmap ran that "
-            "only a history entry still names."
+            help="With --fix: also delete the local transcripts of sessions sessmap started "
+            "that no mapping uses any more."
         ),
         DRY_RUN._replace(help="With --fix: show what it would remove; remove nothing."),
         YES,

@@ -233,6 +233,27 @@ class Run(StepChooser):
             self.mapping = self.store.update(request.agent, request.key, change)
             self.generation = self.mapping.generation
         self.attempts.append(step)
+        if step.creates_session and step.session_id is not None:
+            self.note_started(step.session_id)
+
+    def note_started(self, session_id: str) -> None:
+        """Record that this run started ``session_id`` (stores/started.py), the proof that
+        lets a purge delete its files. A failure is told, not raised: the agent must still run,
+        and a session with no record is only ever kept."""
+        from sessmap.stores.started import StartedSession
+
+        home = str(self.home) if self.home is not None else None
+        request = self.request
+        record = StartedSession(
+            session_id, self.provider.name, request.agent, request.key, self.host, home, self.cwd, now()
+        )
+        try:
+            self.store.started.add(record)
+        except StoreError as err:
+            self.notify(
+                f"could not record that sessmap started session {session_id} ({err.line}); "
+                "its files will never be purged"
+            )
 
     def fence(self, mapping: Mapping) -> None:
         ours = self.mapping.session_id if self.mapping is not None else None
@@ -306,10 +327,13 @@ class Run(StepChooser):
             )
 
         try:
-            return self.store.update(self.request.agent, self.request.key, finish)
+            recorded = self.store.update(self.request.agent, self.request.key, finish)
         except NotFound:
             self.notify(f"thread {self.request.key!r} was removed during the run; the turn is not recorded")
             return None
+        if outcome.new_session_id is not None and materialised:
+            self.note_started(outcome.new_session_id)  # an id the agent picked: known only now
+        return recorded
 
     def upload(self, session_id: str | None) -> bool:
         """Store the lines the run added; whether the transcript is where the agent keeps it."""

@@ -10,10 +10,13 @@ import fnmatch
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Literal, NamedTuple, Protocol, Self
+from typing import TYPE_CHECKING, Literal, NamedTuple, Protocol, Self
 
 from sessmap.errors import Conflict, NotFound
 from sessmap.model import Mapping, State
+
+if TYPE_CHECKING:
+    from sessmap.stores.started import StartedSessions
 
 SortOrder = Literal["last-used", "created", "key"]
 OnConflict = Literal["skip", "replace", "fail"]
@@ -287,6 +290,10 @@ class Store(Protocol):
 
     transcripts: TranscriptStore
     """The store's copy of agents' transcripts (SPEC §7)."""
+
+    @property
+    def started(self) -> StartedSessions:
+        """The sessions sessmap started, and where (stores/started.py): what ``--purge`` may delete."""
 
     def get(self, agent: str, key: str) -> Mapping | None: ...
 

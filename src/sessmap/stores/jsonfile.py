@@ -43,6 +43,7 @@ from sessmap.stores.base import (
     reparented,
 )
 from sessmap.stores.jsonfile_document import Snapshot
+from sessmap.stores.started import FileStartedSessions, StartedSessions
 from sessmap.stores.transcript_files import FileTranscripts
 from sessmap.validation import validate_key
 
@@ -77,6 +78,9 @@ class JSONStore(Closing):
         self._lock: BaseFileLock | None = None  # made on the first change: reads need none
         self._transcripts = FileTranscripts(path.with_name(path.name + ".transcripts"), self._locked)
         self.transcripts: TranscriptStore = self._transcripts
+        self.started: StartedSessions = FileStartedSessions(
+            path.with_name(path.name + ".started.json"), self._locked
+        )
 
     # --- reading ---
 

@@ -74,6 +74,8 @@ from sessmap.stores.postgres_schema import (
     migrate_schema,
 )
 from sessmap.stores.postgres_transcripts import PostgresTranscripts, create_transcript_tables
+from sessmap.stores.started import StartedSessions
+from sessmap.stores.started_sql import PostgresStarted, create_started_sessions
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "PostgresStore", "thread_lock_id"]
 
@@ -92,6 +94,7 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("create_transcripts", create_transcript_tables),
     ("add_generation", add_generation),
     ("index_session_id", index_session_id),
+    ("create_started_sessions", create_started_sessions),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -116,6 +119,7 @@ class PostgresStore(PostgresQueries, Closing):
         self._cursor_names = itertools.count()
         self._transcripts = PostgresTranscripts(lambda: self._connection, self._errors, schema)
         self.transcripts: TranscriptStore = self._transcripts
+        self.started: StartedSessions = PostgresStarted(lambda: self._connection, self._errors, schema)
         self._conn = self._connect()
         try:
             self.schema_version = self._migrate()

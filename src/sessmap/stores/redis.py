@@ -12,7 +12,8 @@ Layout under a key prefix ``P`` (``sessmap`` unless the URL says ``?prefix=…``
                           current and earlier (history) session id: ``which`` by id prefix;
 * ``P:lock:<agent>:<key>``  a thread lock; ``P:schema``, ``P:migrations``: the schema version
                           and the log of applied migrations;
-* ``P:t…``                transcripts (SPEC §7): the layout is in redis_transcripts.py.
+* ``P:t…``                transcripts (SPEC §7): the layout is in redis_transcripts.py;
+* ``P:started``           hash of the sessions sessmap started (redis_started.py).
 
 Every write WATCHes the documents it reads and commits the document and its index entries in
 one MULTI/EXEC, retrying when another client got there first: no unguarded read-then-write.
@@ -73,6 +74,8 @@ from sessmap.stores.redis_docs import MAX_ATTEMPTS, get_text, mget, smembers, wa
 from sessmap.stores.redis_import import RedisImport
 from sessmap.stores.redis_lock import Lock, LockNames, RedisHeldLock, TimedOut, acquire, lock_busy
 from sessmap.stores.redis_query import RedisQueries
+from sessmap.stores.redis_started import RedisStarted
+from sessmap.stores.started import StartedSessions
 
 __all__ = ["BATCH", "MAX_ATTEMPTS", "MIGRATIONS", "SCHEMA_VERSION", "RedisStore"]
 
@@ -156,6 +159,7 @@ class RedisStore(RedisQueries, RedisImport, Closing):
         self._bytes_client = self._new_client(driver_url, decode_responses=False)
         self._transcripts = RedisTranscripts(self._bytes_client, self._prefix, self._errors)
         self.transcripts: TranscriptStore = self._transcripts
+        self.started: StartedSessions = RedisStarted(self._client, self._prefix, self._errors)
 
     # --- connection and errors --------------------------------------------------------------
 

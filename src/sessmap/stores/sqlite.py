@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sessmap.errors import InvalidInput, SessmapError, StoreError
 from sessmap.model import Mapping, format_timestamp, now
@@ -60,10 +60,14 @@ from sessmap.stores.sqlite_schema import (
     m002_add_host_agent_home_history,
     m004_add_generation,
     m005_index_session_id,
+    m006_create_started_sessions,
     newer_schema,
 )
 from sessmap.stores.sqlite_transcripts import SQLiteTranscripts, m003_create_transcripts
 from sessmap.validation import validate_key
+
+if TYPE_CHECKING:
+    from sessmap.stores.started import StartedSessions
 
 __all__ = [
     "BUSY_TIMEOUT",
@@ -84,6 +88,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     m003_create_transcripts,  # in sqlite_transcripts.py, beside the code that uses its tables
     m004_add_generation,
     m005_index_session_id,
+    m006_create_started_sessions,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 _DELETE_BATCH = 1000
@@ -127,6 +132,15 @@ class SQLiteStore(Closing):
         self.schema_version = SCHEMA_VERSION
         self._transcripts = SQLiteTranscripts(self._db, self._transaction, self._errors)
         self.transcripts: TranscriptStore = self._transcripts
+        self._started: StartedSessions | None = None
+
+    @property
+    def started(self) -> StartedSessions:
+        if self._started is None:  # made on first use: a plain get or exec never needs it
+            from sessmap.stores.started_sql import SQLiteStarted
+
+            self._started = SQLiteStarted(self._db, self._transaction, self._errors)
+        return self._started
 
     def _connect(self) -> sqlite3.Connection:
         try:

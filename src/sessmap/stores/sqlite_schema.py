@@ -66,6 +66,24 @@ def m005_index_session_id(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX mappings_session_id ON mappings (session_id)")
 
 
+def m006_create_started_sessions(db: sqlite3.Connection) -> None:
+    # Found only by session id: WITHOUT ROWID keeps it one b-tree.
+    db.execute(
+        """
+        CREATE TABLE started_sessions (
+            session_id TEXT PRIMARY KEY,
+            provider TEXT NOT NULL,
+            agent TEXT NOT NULL,
+            key TEXT NOT NULL,
+            host TEXT,
+            agent_home TEXT,
+            cwd TEXT,
+            started_at TEXT NOT NULL
+        ) WITHOUT ROWID
+        """
+    )
+
+
 # --- The recorded schema ----------------------------------------------------------------------
 
 

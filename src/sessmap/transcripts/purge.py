@@ -1,11 +1,13 @@
 """``--purge``: deleting the agent's own files of the sessions removed mappings held (SPEC §7).
 
-Only what sessmap ran for a mapping is touched: the sessions a removed mapping held (its current
-one and its ``history``), looked for in the agent home its runs recorded on this host, never
-anywhere else. A session another mapping still holds (current, history, or as a fork's parent)
-is kept and reported. claude: ``<id>.jsonl`` and its ``<id>/`` side folder; codex: ``codex
-delete --force <id>`` when the installed codex has that command, else the rollout file. The
-store's copy goes with the mapping anyway (cleanup.release).
+Only what sessmap started for a mapping is touched: of the sessions a removed mapping held (its
+current one and its ``history``), those the store records as started by sessmap
+(stores/started.py), looked for in the agent homes its runs recorded on this host, never
+anywhere else. A session attached by hand or imported is kept, and so is one another mapping
+still holds (current, history, or as a fork's parent); each is reported. claude:
+``<id>.jsonl`` and its ``<id>/`` side folder; codex: ``codex delete --force <id>`` when the
+installed codex has that command, else the rollout file. The store's copy goes with the
+mapping anyway (cleanup.release).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sessmap.model import Mapping
 from sessmap.stores.base import Query, Store, TranscriptKey
+from sessmap.stores.started import StartedSession
 
 if TYPE_CHECKING:
     from sessmap.config import Config
@@ -106,36 +109,71 @@ def still_held(store: Store, wanted: dict[str, Mapping], removed: set[Position])
     return holders
 
 
+class Found(NamedTuple):
+    """A session's files in the agent home they were found in (``main`` None: none found)."""
+
+    session_id: str
+    provider: str
+    home: Path | None
+    main: Path | None
+    paths: list[Path]
+
+
 def plan(
     store: Store, config: Config | None, removed: list[Mapping], *, here: str | None = None
-) -> tuple[list[tuple[Mapping, str, list[Path], Path | None]], list[KeptSession]]:
-    """What ``purge`` would delete: (mapping, session, files, main transcript) per session."""
+) -> tuple[list[Found], list[KeptSession]]:
+    """What ``purge`` would delete, session by session, and what it keeps."""
     from sessmap.service_details import locator_of
     from sessmap.transcripts.presence import this_host
 
     host = here or this_host()
     wanted = candidates(removed)
     holders = still_held(store, wanted, {(m.agent, m.key) for m in removed}) if wanted else {}
-    todo: list[tuple[Mapping, str, list[Path], Path | None]] = []
+    records = store.started.get_many(wanted.keys() - holders.keys())
+    todo: list[Found] = []
     kept: list[KeptSession] = []
     for session_id, mapping in sorted(wanted.items()):
         if session_id in holders:
             kept.append(KeptSession(session_id, "another mapping holds it", holders[session_id]))
             continue
+        record = records.get(session_id)
+        if record is None:
+            kept.append(KeptSession(session_id, "sessmap did not start it (attached or imported)"))
+            continue
         locator = locator_of(mapping, config)
         if locator is None:
             kept.append(KeptSession(session_id, f"sessmap does not know where {mapping.provider} keeps it"))
             continue
-        if mapping.agent_home is None or mapping.host not in (None, host):
-            # No run recorded an agent home here: nothing sessmap ran is on this host to delete.
-            reason = "no run on this host recorded where it lives"
-            kept.append(KeptSession(session_id, reason))
+        homes = _homes_here(record, mapping, host)
+        if not homes:
+            kept.append(KeptSession(session_id, "no run on this host recorded where it lives"))
             continue
-        main, paths = _files(locator, Path(mapping.agent_home), session_id, mapping.cwd)
-        stored = _stored_bytes(store, session_id)
-        if paths or stored:
-            todo.append((mapping, session_id, paths, main))
+        found = _find(locator, homes, record)
+        if found.paths or _stored_bytes(store, session_id):
+            todo.append(found)
     return todo, kept
+
+
+def _homes_here(record: StartedSession, mapping: Mapping | None, host: str) -> list[Path]:
+    """The agent homes on this host where sessmap ran the session: where it started it, and,
+    for a mapping's current session, where its last run was (a resume on another host or home
+    restores the transcript there)."""
+    places = [(record.host, record.agent_home)]
+    if mapping is not None and mapping.session_id == record.session_id:
+        places.append((mapping.host, mapping.agent_home))
+    homes: list[Path] = []
+    for where, home in places:
+        if home is not None and where in (None, host) and Path(home) not in homes:
+            homes.append(Path(home))
+    return homes
+
+
+def _find(locator: Locator, homes: list[Path], record: StartedSession) -> Found:
+    for home in homes:
+        main, paths = _files(locator, home, record.session_id, record.cwd)
+        if main is not None:
+            return Found(record.session_id, record.provider, home, main, paths)
+    return Found(record.session_id, record.provider, None, None, [])
 
 
 def _files(locator: Locator, home: Path, session_id: str, cwd: str | None) -> tuple[Path | None, list[Path]]:
@@ -176,31 +214,39 @@ def purge(
     other mapping holds. Call it after the mappings are deleted (before, for a dry run)."""
     todo, kept = plan(store, config, removed)
     purged: list[PurgedSession] = []
-    for mapping, session_id, paths, main in todo:
-        size = sum(_size(p) for p in paths)
-        stored = _stored_bytes(store, session_id)
-        via = "unlink"
-        if not dry_run and main is not None:
-            via = _delete(mapping, session_id, main, paths, run or _run)
-        purged.append(PurgedSession(session_id, mapping.provider, tuple(paths), size, stored, via))
+    for found in todo:
+        stored = _stored_bytes(store, found.session_id)
+        purged.append(_purge_one(found, stored, None if dry_run else run or _run))
+    if not dry_run:
+        store.started.forget(session.session_id for session in purged)
     return Purge(purged, kept)
 
 
-def _delete(mapping: Mapping, session_id: str, main: Path, paths: list[Path], run: Runner) -> str:
+def _purge_one(found: Found, stored: int, run: Runner | None) -> PurgedSession:
+    """``found``'s files measured, then deleted unless ``run`` is None (a dry run, a report)."""
+    size = sum(_size(path) for path in found.paths)
+    via = "unlink" if run is None else _delete(found, run)
+    return PurgedSession(found.session_id, found.provider, tuple(found.paths), size, stored, via)
+
+
+def _delete(found: Found, run: Runner) -> str:
     """Delete one session's files; how (``codex delete`` or ``unlink``)."""
-    if mapping.provider == "codex" and mapping.agent_home is not None:
+    main = found.main
+    if main is None:
+        return "unlink"  # only the store's copy: it goes with the mapping
+    if found.provider == "codex" and found.home is not None:
         codex = codex_with_delete()
         if codex is not None:
-            env = {**os.environ, "CODEX_HOME": mapping.agent_home}
-            if run([codex, "delete", "--force", session_id], env) == 0 and not main.exists():
+            env = {**os.environ, "CODEX_HOME": str(found.home)}
+            if run([codex, "delete", "--force", found.session_id], env) == 0 and not main.exists():
                 return "codex delete"
     side = main.with_suffix("")
-    for path in paths:
+    for path in found.paths:
         try:
             path.unlink()
         except FileNotFoundError:
             continue
-    if mapping.provider == "claude" and side.is_dir() and not side.is_symlink():
+    if found.provider == "claude" and side.is_dir() and not side.is_symlink():
         shutil.rmtree(side, ignore_errors=True)
     return "unlink"
 
@@ -244,34 +290,52 @@ def codex_with_delete(codex: str | None = None) -> str | None:
 
 
 def orphans(store: Store, config: Config | None, *, delete: bool = False, run: Runner | None = None) -> Purge:
-    """``doctor``: the local transcripts of sessions sessmap ran for a mapping that now only a
-    ``history`` entry names (the mapping moved on to another session), with their size;
-    ``delete`` removes them. A session any mapping holds as current or fork parent stays."""
+    """``doctor``: the local transcripts of sessions sessmap started that no mapping holds as
+    its current session or a fork's parent any more (only a ``history`` entry names them, or
+    their mapping is gone), with their size; ``delete`` removes them and forgets their records
+    (and the records of such sessions whose files are already gone from this host)."""
+    from sessmap.service_details import locator_of
     from sessmap.transcripts.presence import this_host
 
     current: set[str] = set()
-    earlier: dict[str, Mapping] = {}
     for mapping in store.query(Query(sort="key")):
         if mapping.session_id is not None:
             current.add(mapping.session_id)
         if mapping.parent is not None and mapping.parent.session_id is not None:
             current.add(mapping.parent.session_id)
-        for entry in mapping.history:
-            earlier.setdefault(entry.session_id, mapping)
-    from sessmap.service_details import locator_of
-
     found: list[PurgedSession] = []
+    gone: list[str] = []
     host = this_host()
-    for session_id, mapping in sorted(earlier.items()):
-        locator = locator_of(mapping, config)
-        if session_id in current or locator is None or mapping.agent_home is None:
+    for record in store.started.all():
+        locator = locator_of(_shape_of(record), config)
+        homes = _homes_here(record, None, host)
+        if record.session_id in current or locator is None or not homes:
             continue
-        if mapping.host not in (None, host):
+        files = _find(locator, homes, record)
+        if files.main is None:
+            if not store.transcripts.projects_of(record.session_id):
+                gone.append(record.session_id)  # gone from here and from the store
             continue
-        main, paths = _files(locator, Path(mapping.agent_home), session_id, mapping.cwd)
-        if main is None:
-            continue
-        size = sum(_size(path) for path in paths)
-        via = _delete(mapping, session_id, main, paths, run or _run) if delete else "unlink"
-        found.append(PurgedSession(session_id, mapping.provider, tuple(paths), size, 0, via))
+        found.append(_purge_one(files, 0, run or _run if delete else None))
+    if delete:
+        store.started.forget([*gone, *(session.session_id for session in found)])
     return Purge(found, [])
+
+
+def _shape_of(record: StartedSession) -> Mapping:
+    """A mapping as the record's run had it: what ``locator_of`` reads."""
+    from sessmap.model import now
+
+    stamp = now()
+    return Mapping(
+        key=record.key,
+        agent=record.agent,
+        provider=record.provider,
+        session_id=record.session_id,
+        state="active",
+        cwd=record.cwd,
+        created_at=stamp,
+        updated_at=stamp,
+        host=record.host,
+        agent_home=record.agent_home,
+    )

@@ -75,7 +75,9 @@ def run_doctor(ctx: AppContext, args: DoctorArgs, on_close: Callable[[Callable[[
         orphaned = plan.orphaned.purged if args.purge and plan.orphaned else []
         if orphaned:
             files = [str(path) for s in orphaned for path in s.files]
-            ctx.echo_err(f"{plural(len(orphaned), 'session')} only a history entry names still have files:")
+            ctx.echo_err(
+                f"{plural(len(orphaned), 'session')} sessmap started, used by no mapping, still have files:"
+            )
             confirm(
                 f"Delete {plural(len(files), 'file')}?",
                 files[:10],
@@ -99,12 +101,12 @@ def _report_orphans(ctx: AppContext, health: Any) -> None:
     size = sum(s.bytes for s in orphaned)
     if health.orphans_deleted:
         ctx.info(
-            f"deleted the transcripts of {len(orphaned)} session(s) only a history entry named: "
+            f"deleted the transcripts of {len(orphaned)} session(s) sessmap started that no mapping used: "
             f"{size:,} bytes"
         )
         return
     ctx.info(
-        f"{len(orphaned)} session(s) sessmap ran that only a history entry names still take {size:,} bytes "
+        f"{len(orphaned)} session(s) sessmap started that no mapping uses still take {size:,} bytes "
         f"(first: {orphaned[0].files[0]}); doctor --fix --purge deletes them"
     )
 

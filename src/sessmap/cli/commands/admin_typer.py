@@ -44,8 +44,9 @@ def doctor(
 
     --fix removes the mappings whose transcript is proven gone, except those labelled
     pin=true; at a terminal it lists them and asks first (--yes does not ask). It also
-    reports the local transcripts of sessions sessmap ran that only a history entry still
-    names, and their size; --fix --purge deletes them.
+    reports the local transcripts of sessions sessmap started that no mapping uses any more
+    (only a history entry names them, or their mapping was removed without --purge), and
+    their size; --fix --purge deletes them.
 
     \b
     Example:

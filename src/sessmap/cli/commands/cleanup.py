@@ -238,6 +238,12 @@ def report_purge(ctx: AppContext, purge: Purge, *, dry_run: bool) -> None:
             f"kept {plural(len(held), 'session')} another mapping still holds "
             f"(first: {held[0].session_id} of {key!r}, agent {agent})"
         )
+    others: dict[str, list[str]] = {}
+    for kept in purge.kept:
+        if kept.by is None:
+            others.setdefault(kept.reason, []).append(kept.session_id)
+    for reason, ids in others.items():
+        ctx.info(f"kept {plural(len(ids), 'session')}: {reason} (first: {ids[0]})")
 
 
 @contextmanager
