@@ -133,6 +133,40 @@ class ChecksVersion(Protocol):
         ...
 
 
+class SessionFlags(NamedTuple):
+    """A CLI's options that pick a session, which sessmap adds itself and so refuses in a
+    command: the spellings (``--resume``, ``-r``, also as ``--flag=value``), and, for a CLI
+    whose short options cluster and take attached values (commander.js, yargs), the session
+    letters and the short options that take no value (a cluster goes on past those only)."""
+
+    flags: frozenset[str]
+    short_letters: frozenset[str] = frozenset()
+    boolean_letters: frozenset[str] = frozenset()
+
+    def first_in(self, args: Sequence[str]) -> str | None:
+        """The first session option among ``args`` before a ``--``, as the user wrote it."""
+        return session_flag_in(args, self.flags) or short_session_flag(
+            args, self.short_letters, self.boolean_letters
+        )
+
+
+def with_extra_args(
+    provider: str, command: Sequence[str], extra_args: Sequence[str], flags: SessionFlags
+) -> list[str]:
+    """``command`` with ``extra_args`` right after the program; ``reject_session_flag``'s error
+    if either picks a session."""
+    args = [*extra_args, *command[1:]]
+    flag = flags.first_in(args)
+    if flag is not None:
+        raise reject_session_flag(provider, flag)
+    return [command[0], *args]
+
+
+def after_program(command: Sequence[str], *words: str) -> list[str]:
+    """``words`` right after the program name: no option before them can take one as its value."""
+    return [command[0], *words, *command[1:]]
+
+
 def session_flag_in(args: Sequence[str], flags: frozenset[str]) -> str | None:
     """The first of ``flags`` (also as ``--flag=value``) among ``args`` before a ``--``."""
     for arg in args:

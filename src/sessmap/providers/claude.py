@@ -12,19 +12,21 @@ from sessmap.providers.base import (
     NO_WATCH,
     AgentOutput,
     OutputWatch,
+    SessionFlags,
     Step,
-    reject_session_flag,
+    after_program,
     required_id,
-    session_flag_in,
-    short_session_flag,
+    with_extra_args,
 )
 from sessmap.transcripts.locate import ClaudeLocator
 
-SESSION_FLAGS = frozenset({"--resume", "-r", "--session-id", "-c", "--continue", "--fork-session"})
 # Short options take attached values (``-r<id>``) and cluster (``-pc``), the way commander.js
-# parses them; these are claude's short options that take no value, so a cluster goes on past them.
-_SHORT_SESSION_LETTERS = frozenset("rc")
-_SHORT_BOOLEAN_LETTERS = frozenset("pvh")
+# parses them; "pvh" are claude's short options that take no value.
+SESSION_FLAGS = SessionFlags(
+    frozenset({"--resume", "-r", "--session-id", "-c", "--continue", "--fork-session"}),
+    short_letters=frozenset("rc"),
+    boolean_letters=frozenset("pvh"),
+)
 _STALE = re.compile(r"No conversation found with session ID")
 
 
@@ -36,31 +38,15 @@ class ClaudeProvider:
     locator = ClaudeLocator()
 
     def prepare_command(self, command: Sequence[str], extra_args: Sequence[str] = ()) -> list[str]:
-        args = [*extra_args, *command[1:]]
-        flag = session_flag_in(args, SESSION_FLAGS) or short_session_flag(
-            args, _SHORT_SESSION_LETTERS, _SHORT_BOOLEAN_LETTERS
-        )
-        if flag is not None:
-            raise reject_session_flag(self.name, flag)
-        return [command[0], *args]
+        return with_extra_args(self.name, command, extra_args, SESSION_FLAGS)
 
     def build_argv(self, command: Sequence[str], step: Step) -> list[str]:
-        # Right after the program name: no option before it can take the id as its value.
-        program, rest = command[0], list(command[1:])
         if step.kind == "new":
-            return [program, "--session-id", required_id(step.session_id, self.name), *rest]
+            return after_program(command, "--session-id", required_id(step.session_id, self.name))
         if step.kind == "resume":
-            return [program, "--resume", required_id(step.session_id, self.name), *rest]
-        parent = required_id(step.parent_id, self.name)
-        return [
-            program,
-            "--resume",
-            parent,
-            "--fork-session",
-            "--session-id",
-            required_id(step.session_id, self.name),
-            *rest,
-        ]
+            return after_program(command, "--resume", required_id(step.session_id, self.name))
+        parent, session_id = required_id(step.parent_id, self.name), required_id(step.session_id, self.name)
+        return after_program(command, "--resume", parent, "--fork-session", "--session-id", session_id)
 
     def watch(self, step: Step) -> OutputWatch:
         # "No conversation found" goes to stderr; the transcript check before the run is the

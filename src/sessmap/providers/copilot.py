@@ -16,14 +16,18 @@ from sessmap.providers.base import (
     NO_WATCH,
     AgentOutput,
     OutputWatch,
+    SessionFlags,
     Step,
-    reject_session_flag,
+    after_program,
     required_id,
-    session_flag_in,
+    with_extra_args,
 )
 from sessmap.transcripts.locate_agents import CopilotLocator
 
-SESSION_FLAGS = frozenset({"--resume", "-r", "--session-id", "--continue", "--connect"})
+# ``-r<id>``: the short resume option with its value attached (not in clusters: no booleans).
+SESSION_FLAGS = SessionFlags(
+    frozenset({"--resume", "-r", "--session-id", "--continue", "--connect"}), short_letters=frozenset("r")
+)
 _STALE = re.compile(r"No session, task, or name matched")
 
 
@@ -35,18 +39,13 @@ class CopilotProvider:
     locator = CopilotLocator()
 
     def prepare_command(self, command: Sequence[str], extra_args: Sequence[str] = ()) -> list[str]:
-        args = [*extra_args, *command[1:]]
-        flag = session_flag_in(args, SESSION_FLAGS) or _attached_resume(args)
-        if flag is not None:
-            raise reject_session_flag(self.name, flag)
-        return [command[0], *args]
+        return with_extra_args(self.name, command, extra_args, SESSION_FLAGS)
 
     def build_argv(self, command: Sequence[str], step: Step) -> list[str]:
-        program, rest = command[0], list(command[1:])
         if step.kind == "new":
-            return [program, f"--session-id={required_id(step.session_id, self.name)}", *rest]
+            return after_program(command, f"--session-id={required_id(step.session_id, self.name)}")
         if step.kind == "resume":
-            return [program, f"--resume={required_id(step.session_id, self.name)}", *rest]
+            return after_program(command, f"--resume={required_id(step.session_id, self.name)}")
         raise InvalidInput(
             "copilot can fork a session only in its interactive UI, not from a command line",
             reason="fork-unsupported",
@@ -65,13 +64,3 @@ class CopilotProvider:
 
     def is_stale(self, output: AgentOutput) -> bool:
         return _STALE.search(output.text()) is not None
-
-
-def _attached_resume(args: Sequence[str]) -> str | None:
-    """``-r<id>``: the short resume option with its value attached."""
-    for arg in args:
-        if arg == "--":
-            return None
-        if arg.startswith("-r") and not arg.startswith("--"):
-            return "-r"
-    return None

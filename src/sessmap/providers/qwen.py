@@ -16,20 +16,22 @@ from sessmap.providers.base import (
     NO_WATCH,
     AgentOutput,
     OutputWatch,
+    SessionFlags,
     Step,
+    after_program,
     id_in_output,
-    reject_session_flag,
     required_id,
-    session_flag_in,
-    short_session_flag,
+    with_extra_args,
 )
 from sessmap.transcripts.locate_agents import QwenLocator
 
-SESSION_FLAGS = frozenset({"--resume", "-r", "--session-id", "-c", "--continue", "--fork-session"})
-# yargs reads `-r<id>` as -r with a value and clusters booleans (`-yc`); these are qwen's short
-# options that take no value, so a cluster goes on past them.
-_SHORT_SESSION_LETTERS = frozenset("rc")
-_SHORT_BOOLEAN_LETTERS = frozenset("dsylhv")
+# yargs reads `-r<id>` as -r with a value and clusters booleans (`-yc`); "dsylhv" are qwen's
+# short options that take no value.
+SESSION_FLAGS = SessionFlags(
+    frozenset({"--resume", "-r", "--session-id", "-c", "--continue", "--fork-session"}),
+    short_letters=frozenset("rc"),
+    boolean_letters=frozenset("dsylhv"),
+)
 _OUTPUT_FLAGS = frozenset({"-o", "--output-format"})
 _JSON_FORMATS = frozenset({"json", "stream-json"})
 _STALE = re.compile(r"No saved session found with ID")
@@ -44,28 +46,20 @@ class QwenProvider:
     locator = QwenLocator()
 
     def prepare_command(self, command: Sequence[str], extra_args: Sequence[str] = ()) -> list[str]:
-        args = [*extra_args, *command[1:]]
-        flag = session_flag_in(args, SESSION_FLAGS) or short_session_flag(
-            args, _SHORT_SESSION_LETTERS, _SHORT_BOOLEAN_LETTERS
-        )
-        if flag is not None:
-            raise reject_session_flag(self.name, flag)
-        return [command[0], *args]
+        return with_extra_args(self.name, command, extra_args, SESSION_FLAGS)
 
     def build_argv(self, command: Sequence[str], step: Step) -> list[str]:
-        # Right after the program name: no option before it can take the id as its value.
-        program, rest = command[0], list(command[1:])
         if step.kind == "new":
-            return [program, "--session-id", required_id(step.session_id, self.name), *rest]
+            return after_program(command, "--session-id", required_id(step.session_id, self.name))
         if step.kind == "resume":
-            return [program, "--resume", required_id(step.session_id, self.name), *rest]
-        if not _prints_json(rest):
+            return after_program(command, "--resume", required_id(step.session_id, self.name))
+        if not _prints_json(command[1:]):
             raise InvalidInput(
                 "qwen picks a fork's session id itself and prints it only in JSON output",
                 reason="fork-needs-json",
                 provider=self.name,
             )
-        return [program, "--resume", required_id(step.parent_id, self.name), "--fork-session", *rest]
+        return after_program(command, "--resume", required_id(step.parent_id, self.name), "--fork-session")
 
     def watch(self, step: Step) -> OutputWatch:
         if step.kind == "new":
