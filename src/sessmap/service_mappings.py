@@ -249,10 +249,16 @@ def fork(
     source_key: str,
     target_key: str,
     labels: Iterable[tuple[str, str]] = (),
+    config: Config | None = None,
 ) -> Mapping:
-    """DST becomes ``pending-fork`` of SRC: same provider and cwd, SRC's labels plus ``labels``."""
+    """DST becomes ``pending-fork`` of SRC: same provider and cwd, SRC's labels plus ``labels``.
+    Refused at once when SRC's agent cannot fork (copilot, a template with no ``fork``);
+    ``config`` names the template providers."""
     source = require(store, agent, source_key)
     validate_key(target_key)
+    refusal = _fork_refusal(source.provider, config)
+    if refusal is not None:
+        raise refusal
     if source.session_id is None:
         raise InvalidInput(
             f"cannot fork {source_key!r}: it has no session id yet ({source.state})",
@@ -279,3 +285,12 @@ def fork(
     except Conflict:
         raise _exists_already(agent, target_key, reason="target-exists") from None
     return target
+
+
+def _fork_refusal(provider: str, config: Config | None) -> InvalidInput | None:
+    from sessmap.providers import get_provider
+
+    try:
+        return get_provider(provider, config).fork_refusal()
+    except InvalidInput:
+        return None  # a provider the config no longer names: the first exec says so

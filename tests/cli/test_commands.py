@@ -290,3 +290,26 @@ def test_fork(sessmap: Sessmap, tmp_path: Path) -> None:
     assert "exec it first" in one_error_line(pending)
     assert json.loads(sessmap.ok("fork", "src", "dst2", "--json").stdout)["key"] == "dst2"
     assert sessmap.ok("-q", "fork", "src", "dst3").stderr == ""
+
+
+def test_fork_of_an_agent_that_cannot_fork_is_refused_at_once(
+    sessmap: Sessmap, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """copilot forks only in its UI, a template only with a ``fork`` list: ``fork`` says so
+    (exit 2) and writes nothing, instead of a pending fork that fails on its first exec."""
+    config = tmp_path / "config.toml"
+    config.write_text('[providers.gem]\nresume = ["--resume", "{session_id}"]\n')
+    monkeypatch.setenv("SESSMAP_CONFIG", str(config))
+    sessmap.ok("create", "cp", "-p", "copilot", "--session-id", "0199a213-81c0-7800-8aa1-bbab2a035a53")
+    sessmap.ok("create", "tpl", "-p", "gem", "--session-id", "s1")
+    before = sessmap.rows()
+    copilot = sessmap("fork", "cp", "cp-child")
+    assert copilot.exit_code == 2
+    assert one_error_line(copilot) == (
+        "sessmap: error: copilot can fork a session only in its interactive UI, not from a command line; "
+        "start the thread over with --new"
+    )
+    template = sessmap("fork", "tpl", "tpl-child")
+    assert template.exit_code == 2
+    assert "provider 'gem' cannot fork: its config has no 'fork' template" in one_error_line(template)
+    assert sessmap.rows() == before

@@ -115,11 +115,13 @@ def test_copilot_cannot_fork_and_says_so_leaving_the_parent_alone(more_sandbox: 
     box = more_sandbox
     before, in_fork, after = marker("before"), marker("infork"), marker("after")
     ok(box, "parent", before)
-    assert box.sessmap("fork", "parent", "child").returncode == 0
-    result = box.exec("child", box.agent, in_fork)
-    assert result.returncode == 125, result.stderr  # sessmap's own failure, not the agent's
-    assert "copilot can fork a session only in its interactive UI" in result.stderr
-    assert not box.server.requests_mentioning(in_fork)
+    refused = box.sessmap("fork", "parent", "child")
+    assert refused.returncode == 2, refused.stderr  # refused at once, not on the fork's first run
+    assert "copilot can fork a session only in its interactive UI" in refused.stderr
+    assert box.sessmap("get", "child").returncode == 3
+    result = box.exec("child", box.agent, in_fork)  # a plain new thread, then: no fork in it
+    assert result.returncode == 0, result.stderr
+    assert before not in box.request_with(in_fork).text
     ok(box, "parent", after)
     assert before in box.request_with(after).text
 

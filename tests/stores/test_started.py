@@ -36,14 +36,19 @@ def test_a_new_store_knows_of_no_started_session(store: Store) -> None:
 def test_added_records_read_back_exactly(store: Store) -> None:
     store.started.add(started(B, key="t:b"))
     store.started.add(started(A, host=None))
-    assert store.started.get_many([A, B, "not-started"]) == {A: started(A, host=None), B: started(B, key="t:b")}
+    assert store.started.get_many([A, B, "not-started"]) == {
+        A: started(A, host=None),
+        B: started(B, key="t:b"),
+    }
     assert list(store.started.all()) == [started(A, host=None), started(B, key="t:b")]  # by id
     assert store.started.get_many([]) == {}
 
 
 def test_a_later_record_of_the_same_session_replaces_it(store: Store) -> None:
     store.started.add(started(A))
-    moved = started(A)._replace(host="other", agent_home="/home/other/.claude", started_at=T0 + timedelta(hours=1))
+    moved = started(A)._replace(
+        host="other", agent_home="/home/other/.claude", started_at=T0 + timedelta(hours=1)
+    )
     store.started.add(moved)
     assert list(store.started.all()) == [moved]
 

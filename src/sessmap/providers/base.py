@@ -106,6 +106,11 @@ class Provider(Protocol):
         """The command to run for ``step``; ``command`` went through ``prepare_command``."""
         ...
 
+    def fork_refusal(self) -> InvalidInput | None:
+        """Why this agent cannot fork a session (None: it can), so ``fork`` refuses at once
+        rather than at the fork's first run."""
+        ...
+
     def watch(self, step: Step) -> OutputWatch:
         """Output streams to read during ``step`` (to capture an id or notice a stale session)."""
         ...

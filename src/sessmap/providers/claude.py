@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from sessmap.errors import InvalidInput
 from sessmap.providers.base import (
     NO_WATCH,
     AgentOutput,
@@ -47,6 +48,9 @@ class ClaudeProvider:
             return after_program(command, "--resume", required_id(step.session_id, self.name))
         parent, session_id = required_id(step.parent_id, self.name), required_id(step.session_id, self.name)
         return after_program(command, "--resume", parent, "--fork-session", "--session-id", session_id)
+
+    def fork_refusal(self) -> InvalidInput | None:
+        return None
 
     def watch(self, step: Step) -> OutputWatch:
         # "No conversation found" goes to stderr; the transcript check before the run is the

@@ -96,6 +96,9 @@ class CodexProvider:
             feature = "fork a session (`codex exec fork`)"
             require_version(self.name, feature, EXEC_FORK_SINCE, command, env, cwd)
 
+    def fork_refusal(self) -> InvalidInput | None:
+        return None
+
     def watch(self, step: Step) -> OutputWatch:
         # The rollout files tell as much, so a terminal is never teed.
         if step.creates_session:

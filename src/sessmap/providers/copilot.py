@@ -46,7 +46,10 @@ class CopilotProvider:
             return after_program(command, f"--session-id={required_id(step.session_id, self.name)}")
         if step.kind == "resume":
             return after_program(command, f"--resume={required_id(step.session_id, self.name)}")
-        raise InvalidInput(
+        raise self.fork_refusal()
+
+    def fork_refusal(self) -> InvalidInput:
+        return InvalidInput(
             "copilot can fork a session only in its interactive UI, not from a command line",
             reason="fork-unsupported",
             provider=self.name,

@@ -61,6 +61,9 @@ class OpenCodeProvider:
         at = _run_index(command) + 1
         return [*command[:at], *words, *command[at:]]
 
+    def fork_refusal(self) -> InvalidInput | None:
+        return None
+
     def watch(self, step: Step) -> OutputWatch:
         # No transcript file tells anything, so the output is read even at a terminal.
         if step.creates_session:

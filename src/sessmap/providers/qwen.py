@@ -61,6 +61,9 @@ class QwenProvider:
             )
         return after_program(command, "--resume", required_id(step.parent_id, self.name), "--fork-session")
 
+    def fork_refusal(self) -> InvalidInput | None:
+        return None
+
     def watch(self, step: Step) -> OutputWatch:
         if step.kind == "new":
             return NO_WATCH

@@ -66,11 +66,11 @@ class TemplateProvider:
 
     def fork_template(self) -> tuple[str, ...]:
         if self.template.fork is None:
-            raise InvalidInput(
-                f"provider {self.name!r} cannot fork: its config has no 'fork' template",
-                hint=f'add fork = [...] with "{PARENT_ID}" to [providers.{self.name}]',
-            )
+            raise _no_fork_template(self.name)
         return self.template.fork
+
+    def fork_refusal(self) -> InvalidInput | None:
+        return None if self.template.fork is not None else _no_fork_template(self.name)
 
     def watch(self, step: Step) -> OutputWatch:
         # Nothing but the output tells, so even a terminal is read (the agent then sees a pipe).
@@ -125,3 +125,10 @@ def _session_flags(template: ProviderTemplate) -> frozenset[str]:
             elif word.startswith("-") and "=" in word and (SESSION_ID in word or PARENT_ID in word):
                 flags.add(word.split("=", 1)[0])
     return frozenset(flags)
+
+
+def _no_fork_template(provider: str) -> InvalidInput:
+    return InvalidInput(
+        f"provider {provider!r} cannot fork: its config has no 'fork' template",
+        hint=f'add fork = [...] with "{PARENT_ID}" to [providers.{provider}]',
+    )

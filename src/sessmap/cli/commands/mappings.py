@@ -276,6 +276,7 @@ def run_fork(ctx: AppContext, args: PairArgs) -> None:
         source_key=args.source,
         target_key=args.target,
         labels=parse_labels(args.label),
+        config=config_or_none(ctx),
     )
     if args.json_output:
         write_json(mapping.to_dict())
