@@ -82,10 +82,14 @@ def _home_holding(path: Path, recorded: str | None, here: Path) -> str | None:
 
 
 def locator_of(mapping: Mapping, config: Config | None) -> Locator | None:
+    return locator_for(mapping.provider, config)
+
+
+def locator_for(provider: str, config: Config | None) -> Locator | None:
     from sessmap.providers import get_provider
 
     try:
-        return get_provider(mapping.provider, config).locator
+        return get_provider(provider, config).locator
     except InvalidInput:  # a provider since removed from the config
         return None
 

@@ -292,50 +292,31 @@ def codex_with_delete(codex: str | None = None) -> str | None:
 def orphans(store: Store, config: Config | None, *, delete: bool = False, run: Runner | None = None) -> Purge:
     """``doctor``: the local transcripts of sessions sessmap started that no mapping holds as
     its current session or a fork's parent any more (only a ``history`` entry names them, or
-    their mapping is gone), with their size; ``delete`` removes them and forgets their records
-    (and the records of such sessions whose files are already gone from this host)."""
-    from sessmap.service_details import locator_of
+    their mapping is gone), with their size; ``delete`` removes them and forgets their records,
+    and those of sessions no mapping names whose files are gone from here and from the store."""
+    from sessmap.service_details import locator_for
+    from sessmap.transcripts.cleanup import sessions_of
     from sessmap.transcripts.presence import this_host
 
     current: set[str] = set()
+    named: set[str] = set()
     for mapping in store.query(Query(sort="key")):
-        if mapping.session_id is not None:
-            current.add(mapping.session_id)
-        if mapping.parent is not None and mapping.parent.session_id is not None:
-            current.add(mapping.parent.session_id)
+        parent = mapping.parent.session_id if mapping.parent is not None else None
+        current.update(sid for sid in (mapping.session_id, parent) if sid is not None)
+        named |= sessions_of([mapping])
     found: list[PurgedSession] = []
     gone: list[str] = []
     host = this_host()
     for record in store.started.all():
-        locator = locator_of(_shape_of(record), config)
+        locator = locator_for(record.provider, config)
         homes = _homes_here(record, None, host)
         if record.session_id in current or locator is None or not homes:
             continue
         files = _find(locator, homes, record)
-        if files.main is None:
-            if not store.transcripts.projects_of(record.session_id):
-                gone.append(record.session_id)  # gone from here and from the store
-            continue
-        found.append(_purge_one(files, 0, run or _run if delete else None))
+        if files.main is not None:
+            found.append(_purge_one(files, 0, run or _run if delete else None))
+        elif record.session_id not in named and not store.transcripts.projects_of(record.session_id):
+            gone.append(record.session_id)
     if delete:
         store.started.forget([*gone, *(session.session_id for session in found)])
     return Purge(found, [])
-
-
-def _shape_of(record: StartedSession) -> Mapping:
-    """A mapping as the record's run had it: what ``locator_of`` reads."""
-    from sessmap.model import now
-
-    stamp = now()
-    return Mapping(
-        key=record.key,
-        agent=record.agent,
-        provider=record.provider,
-        session_id=record.session_id,
-        state="active",
-        cwd=record.cwd,
-        created_at=stamp,
-        updated_at=stamp,
-        host=record.host,
-        agent_home=record.agent_home,
-    )
