@@ -75,7 +75,8 @@ def _summarize_file(path: Path, provider: str) -> Conversation:
     from sessmap.transcripts.summary import Summary, summarize
 
     try:
-        return Conversation(summarize(path, provider), "local", path)
+        # Through the summary cache: an agent only appends, so only the new lines are read.
+        return Conversation(summarize(path, provider, cache=True), "local", path)
     except OSError as error:
         return Conversation(
             Summary(notes=[f"could not read {path}: {error.strerror or error}"]), "local", path

@@ -143,6 +143,13 @@ def page() -> str:
         escape(
             "The default store (SQLite), in the platformdirs user data folder, or SESSMAP_HOME/sessions.db."
         ),
+        ".TP",
+        "\\fI~/.cache/sessmap/summaries/\\fR (Linux)",
+        escape(
+            "What show and list --fields read of each large claude or codex transcript (its title, "
+            "first and last prompt, counts), so that the next look reads only the lines added since; "
+            "in the platformdirs user cache folder, or SESSMAP_HOME/cache. Always safe to delete."
+        ),
     ]
     out += _topic(topics.STORE_URLS)
     out += _topic(topics.FORMATS)

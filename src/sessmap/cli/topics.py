@@ -57,7 +57,7 @@ ENVIRONMENT = Topic(
         ("SESSMAP_STORE", "the store URL, as --store"),
         ("SESSMAP_CONFIG", "the config file, as --config"),
         ("SESSMAP_AGENT", "the agent name, as -a/--agent (default: default)"),
-        ("SESSMAP_HOME", "one folder for all state: the config file and the default store"),
+        ("SESSMAP_HOME", "one folder for all state: the config, the default store, the summary cache"),
         ("NO_COLOR", "no colours, as --no-color"),
         ("CLAUDE_CONFIG_DIR", "claude's data folder (default ~/.claude), where its transcripts are"),
         ("CODEX_HOME", "codex's data folder (default ~/.codex), where its rollouts are"),

@@ -234,6 +234,9 @@ def _delete(found: Found, run: Runner) -> str:
     main = found.main
     if main is None:
         return "unlink"  # only the store's copy: it goes with the mapping
+    from sessmap.transcripts.summary_cache import forget
+
+    forget(main, found.provider)  # its saved summary (title, prompts) goes first
     if found.provider == "codex" and found.home is not None:
         codex = codex_with_delete()
         if codex is not None:

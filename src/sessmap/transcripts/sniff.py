@@ -32,34 +32,54 @@ _HEAD = 1024
 
 def summarize_spans(spans: Iterable[Span], provider: str) -> Summary:
     """``summary.summarize`` of a claude or codex transcript read as ``lines.spans``."""
-    builder, notes, unknown = _Builder(provider), list[Note](), dict[str, int]()
-    fast = _claude_span if provider == "claude" else _codex_span
+    scan = Scan(provider)
+    scan.feed(spans)
+    return scan.result()
 
-    def parse(number: int, data: bytes, complete: bool = True) -> None:
-        for entry in parse_line(Line(number, data, complete), provider, notes, unknown):
-            builder.entry(entry)
 
-    number = size = 0
-    complete = True
-    for data, start, end, complete, utf8 in spans:
-        size += end - start + 1
-        if not complete:
-            number += 1
-            parse(number, data[start:end], False)
-            continue
-        find, at = data.find, start
-        while True:
-            stop = find(b"\n", at, end)
-            if stop < 0:
-                stop = end
-            number += 1
-            # Only valid UTF-8 takes the fast path: the parser notes bad bytes.
-            if not (utf8 or _utf8(data[at:stop])) or not fast(data, at, stop, builder):
-                parse(number, data[at:stop])
-            if stop == end:
-                break
-            at = stop + 1
-    return builder.done(notes, unknown, number, size, complete)
+class Scan:
+    """A summary being read: fed spans (from the start, or from where a saved one left off, at
+    the start of a line: ``summary_cache``), then ``result``."""
+
+    def __init__(self, provider: str, builder: _Builder | None = None) -> None:
+        self.provider = provider
+        self.builder = builder if builder is not None else _Builder(provider)
+        self.notes: list[Note] = []
+        self.unknown: dict[str, int] = {}
+        self.number = self.size = 0
+        self.complete = True
+
+    def feed(self, spans: Iterable[Span]) -> None:
+        builder, provider, notes, unknown = self.builder, self.provider, self.notes, self.unknown
+        fast = _claude_span if provider == "claude" else _codex_span
+
+        def parse(number: int, data: bytes, complete: bool = True) -> None:
+            for entry in parse_line(Line(number, data, complete), provider, notes, unknown):
+                builder.entry(entry)
+
+        number, size, complete = self.number, self.size, self.complete
+        for data, start, end, complete, utf8 in spans:
+            size += end - start + 1
+            if not complete:
+                number += 1
+                parse(number, data[start:end], False)
+                continue
+            find, at = data.find, start
+            while True:
+                stop = find(b"\n", at, end)
+                if stop < 0:
+                    stop = end
+                number += 1
+                # Only valid UTF-8 takes the fast path: the parser notes bad bytes.
+                if not (utf8 or _utf8(data[at:stop])) or not fast(data, at, stop, builder):
+                    parse(number, data[at:stop])
+                if stop == end:
+                    break
+                at = stop + 1
+        self.number, self.size, self.complete = number, size, complete
+
+    def result(self) -> Summary:
+        return self.builder.done(self.notes, self.unknown, self.number, self.size, self.complete)
 
 
 def _utf8(data: bytes) -> bool:

@@ -152,6 +152,31 @@ class TokenTotals:
         sums = self.sums
         return Usage(sums[0], sums[1], sums[2], sums[3]) if self.seen else None
 
+    def state(self) -> dict[str, Any]:
+        """What ``restore`` needs to go on from here (plain JSON values; a pending reader is
+        read now)."""
+        pending = self._pending
+        if pending is not None and not isinstance(pending, tuple):
+            pending = self._pending = pending()
+        return {
+            "sums": list(self.sums),
+            "seen": self.seen,
+            "pending": list(pending) if pending is not None else None,
+            "group": self._group,
+            "previous": list(self._previous) if self._previous is not None else None,
+        }
+
+    @classmethod
+    def restore(cls, state: dict[str, Any]) -> TokenTotals:
+        """The totals ``state`` gave; ValueError (or TypeError, KeyError) for any other shape."""
+        totals = cls()
+        totals.sums = list(_counts(state["sums"]))
+        totals.seen = _bool(state["seen"])
+        totals._pending = None if state["pending"] is None else _counts(state["pending"])
+        totals._group = _text(state["group"])
+        totals._previous = None if state["previous"] is None else _counts(state["previous"])
+        return totals
+
 
 class _Builder:
     """Folds entries (and sniffed lines) into a ``Summary``."""
@@ -246,12 +271,103 @@ class _Builder:
         summary.notes = [note.message for note in notes]
         return summary
 
+    def state(self) -> dict[str, Any]:
+        """What ``restore`` needs to go on from here, as plain JSON values: the counts so far,
+        and the first and last prompt as ``finish`` will show them (read now if pending)."""
+        summary = self.summary
+        last = self.last if isinstance(self.last, Entry) or self.last is None else self.last()
+        self.last = last
+        return {
+            "counts": [summary.prompts, summary.replies, summary.tool_calls],
+            "tokens": self.tokens.state(),
+            "agent_title": self.agent_title,
+            "costs": self.costs,
+            "priced": self.priced,
+            "last_total": self.last_total,
+            "last_run": self.last_run,
+            "first": _prompt_state(self.first),
+            "last": _prompt_state(last),
+            "in_reply": self.in_reply,
+        }
 
-def summarize(lines: Iterable[Line] | Path, provider: str, *, sniff: bool = True) -> Summary:
+    @classmethod
+    def restore(cls, provider: str, state: dict[str, Any]) -> _Builder:
+        """The builder ``state`` gave; ValueError (or TypeError, KeyError) for any other shape."""
+        builder = cls(provider)
+        prompts, replies, tool_calls = (_int(value) for value in state["counts"])
+        builder.summary = Summary(prompts=prompts, replies=replies, tool_calls=tool_calls)
+        builder.tokens = TokenTotals.restore(state["tokens"])
+        builder.agent_title = _text(state["agent_title"])
+        builder.costs = _float(state["costs"])
+        builder.priced = _bool(state["priced"])
+        builder.last_total = None if state["last_total"] is None else _float(state["last_total"])
+        builder.last_run = _text(state["last_run"])
+        builder.first = _prompt_entry(state["first"])
+        builder.last = _prompt_entry(state["last"])
+        builder.in_reply = _bool(state["in_reply"])
+        return builder
+
+
+def _prompt_state(entry: Entry | None) -> list[Any] | None:
+    """A prompt as ``finish`` reads it: its text on one line (cut as shown: cutting again
+    changes nothing) and its time."""
+    if entry is None:
+        return None
+    return [one_line(entry.text, PROMPT_WIDTH), entry.time.isoformat() if entry.time else None]
+
+
+def _prompt_entry(state: object) -> Entry | None:
+    if state is None:
+        return None
+    if not isinstance(state, list) or len(state) != 2:
+        raise ValueError("not a prompt")
+    text, at = state
+    moment = None if at is None else datetime.fromisoformat(_text(at) or "")
+    return Entry(0, "prompt", "user", _text(text) or "", moment)
+
+
+def _int(value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValueError("not an integer")
+    return value
+
+
+def _float(value: object) -> float:
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise ValueError("not a number")
+    return float(value)
+
+
+def _bool(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError("not true or false")
+    return value
+
+
+def _text(value: object) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise ValueError("not a string")
+    return value
+
+
+def _counts(value: object) -> Counts:
+    if not isinstance(value, list) or len(value) != 4:
+        raise ValueError("not four counts")
+    return (_int(value[0]), _int(value[1]), _int(value[2]), _int(value[3]))
+
+
+def summarize(
+    lines: Iterable[Line] | Path, provider: str, *, sniff: bool = True, cache: bool = False
+) -> Summary:
     """The summary of a ``provider`` transcript (its lines, or the file at a path);
-    ``sniff=False`` parses every line (the reference the fast path is tested against)."""
+    ``sniff=False`` parses every line (the reference the fast path is tested against);
+    ``cache=True`` reads a file on from its saved summary (``summary_cache``), same result."""
     fast = sniff and provider in ("claude", "codex")  # qwen's and copilot's lines: all parsed
     if isinstance(lines, Path):
+        if fast and cache:
+            from sessmap.transcripts.summary_cache import summarize_file
+
+            return summarize_file(lines, provider)
         if fast:
             from sessmap.transcripts.sniff import summarize_spans
 
