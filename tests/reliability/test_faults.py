@@ -27,7 +27,7 @@ from sessmap.stores.locks import locks_dir_for, thread_lock_path
 
 # 40 labels of 1000 four-byte characters: a write of about 160 KB, far past the limits below.
 BIG_LABELS = [arg for n in range(40) for arg in ("-l", f"big{n}=" + "\U0001f600" * 1000)]
-FILE_SIZE_LIMIT = 64 * 1024
+FILE_SIZE_LIMIT = 128 * 1024  # a new SQLite store is 16 pages (64 KiB); BIG_LABELS are 160 kB
 
 
 def assert_failed_cleanly(result: subprocess.CompletedProcess[str], exit_code: int, needle: str) -> str:

@@ -45,7 +45,7 @@ def m003_create_transcripts(db: sqlite3.Connection) -> None:
         """
     )
     # Found only by key: WITHOUT ROWID keeps each table one b-tree, not a table and its key
-    # index (a store's first pages count: an empty store stays under 64 KiB). The entries keep
+    # index (a store's first pages count: an empty store is 16 pages, 64 KiB). The entries keep
     # their rowid: long lines sit better in a table b-tree than in an index.
     db.execute(
         """
