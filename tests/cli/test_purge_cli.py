@@ -8,6 +8,8 @@ import json
 import os
 from pathlib import Path
 
+import pytest
+from tests.cli.trust_helpers import in_terminal
 from tests.support.cli import Sessmap
 from tests.support.mappings import T0
 
@@ -146,3 +148,20 @@ def test_rename_of_a_running_thread_exits_4(sessmap: Sessmap) -> None:
     assert result.exit_code == 4
     assert "running" in result.stderr
     sessmap.ok("get", "old")
+
+
+@pytest.mark.slow
+def test_the_question_at_a_terminal_says_what_purge_deletes(sessmap: Sessmap, tmp_path: Path) -> None:
+    """In a real pseudo-terminal: ``rm A B --purge`` asks about the files too; no keeps them."""
+    home = tmp_path / "claude"
+    paths = [_transcript(home, "s-1"), _transcript(home, "s-2")]
+    _import_started(sessmap, _row("a", "s-1", home), _row("b", "s-2", home))
+    size = sum(path.stat().st_size for path in paths)
+    code, _, shown = in_terminal(sessmap.store_url, "rm", "a", "b", "--purge", answer="n")
+    assert code == 1, shown
+    assert f"Remove 2 mappings and delete 2 files of their sessions ({size:,} bytes)? [y/N]" in shown
+    assert all(path.exists() for path in paths)
+    code, _, shown = in_terminal(sessmap.store_url, "prune", "--older-than", "1d", "--purge", answer="y")
+    assert code == 0, shown
+    assert f"Remove 2 mappings and delete 2 files of their sessions ({size:,} bytes)? [y/N]" in shown
+    assert not any(path.exists() for path in paths)

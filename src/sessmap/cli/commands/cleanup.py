@@ -48,7 +48,7 @@ def _who(agent: str, key: str) -> str:
 
 def run_prune(ctx: AppContext, args: PruneArgs) -> None:
     from sessmap import service
-    from sessmap.cli.confirm import confirm, plural, should_ask
+    from sessmap.cli.confirm import confirm, should_ask
     from sessmap.cli.progress import progress
 
     args.output.fmt("tsv")  # --json with another --format: a usage error before any work
@@ -85,7 +85,7 @@ def run_prune(ctx: AppContext, args: PruneArgs) -> None:
             count = plan.removed_count
             rows = [_who(m.agent, m.key) for m in plan.removed[:10]]
             ctx.echo_err(_summary(plan, True, args.missing))
-            confirm(f"Remove {plural(count)}?", rows, count, cancelled="cancelled; nothing removed")
+            confirm(removal_question(count, plan.purge), rows, count, cancelled="cancelled; nothing removed")
     # Rows are printed only once the prune has committed. Cron's quiet prune prints none, and
     # the printed ones wait on disk, so memory stays flat however many go (benchmarks/bench.py).
     # JSON lists every row in one object: those are collected.
@@ -210,6 +210,17 @@ def _report_prune(ctx: AppContext, args: PruneArgs, pruned: Pruned, spool: _Spoo
             f"kept {len(pruned.kept)} mapping(s) whose transcript could not be checked from here "
             f"(first: {first.mapping.key!r}: {first.reason}); see doctor"
         )
+
+
+def removal_question(count: int, purge: Purge | None) -> str:
+    """``Remove 2 mappings?``; with ``--purge``, also what of the agent's goes with them."""
+    from sessmap.cli.confirm import plural
+
+    if purge is None or not purge.purged:
+        return f"Remove {plural(count)}?"
+    files = sum(len(session.files) for session in purge.purged)
+    deleted = f"{plural(files, 'file')} of their sessions ({purge.bytes:,} bytes)"
+    return f"Remove {plural(count)} and delete {deleted}?"
 
 
 def report_purge(ctx: AppContext, purge: Purge, *, dry_run: bool) -> None:

@@ -216,12 +216,17 @@ def run_rm(ctx: AppContext, args: RmArgs) -> None:
     several = len(targets) > 1 or "-" in args.keys
     from_stdin = "-" in args.keys
     if several and not args.dry_run and should_ask(args.yes, input_on_stdin=from_stdin):
-        plan = service.remove(ctx.store, agent=args.agent, targets=targets, dry_run=True)
+        from sessmap.cli.commands.cleanup import removal_question
+
+        config = ctx.config if args.purge else None
+        plan = service.remove(
+            ctx.store, agent=args.agent, targets=targets, dry_run=True, purge=args.purge, config=config
+        )
         if plan.removed:
             rows = [_who(m.agent, m.key) for m in plan.removed[:10]]
             count = len(plan.removed)
             confirm(
-                f"Remove {plural(count)}?",
+                removal_question(count, plan.purge),
                 rows,
                 count,
                 cancelled="cancelled; nothing removed",
