@@ -30,6 +30,10 @@ def _files_of(home: Path, session_id: str) -> list[Path]:
     return sorted(p for p in home.rglob(f"*{session_id}*") if p.is_file() or p.is_dir())
 
 
+def _transcripts_of(home: Path, session_id: str) -> list[Path]:
+    return [path for path in _files_of(home, session_id) if path.suffix == ".jsonl"]
+
+
 def _digest(root: Path) -> str:
     digest = hashlib.sha256()
     for path in sorted(root.rglob("*")):
@@ -66,8 +70,8 @@ def test_purge_deletes_exactly_the_sessions_of_the_removed_thread(sandbox: Sandb
     if agent == "codex":
         assert {s["via"] for s in purged} == {"codex delete"}
     for session in (earlier, current):
-        assert not [p for p in _files_of(home, session) if p.suffix == ".jsonl"], session
-    assert [p for p in _files_of(home, kept) if p.suffix == ".jsonl"]
+        assert not _transcripts_of(home, session), session
+    assert _transcripts_of(home, kept)
     _ok(sandbox, "other", agent)  # the thread left alone still resumes
 
 
@@ -83,7 +87,7 @@ def test_prune_purge_keeps_a_session_another_mapping_holds(sandbox: Sandbox, age
     done = sandbox.sessmap("prune", "--older-than", "0s", "--prefix", "a", "--purge")
     assert done.returncode == 0, done.stderr
     assert "another mapping still holds" in done.stderr
-    assert [p for p in _files_of(home, shared) if p.suffix == ".jsonl"]
+    assert _transcripts_of(home, shared)
 
 
 def _own_session(sandbox: Sandbox, agent: str) -> str:
@@ -140,10 +144,10 @@ def test_doctor_finds_what_rm_left_and_fix_purge_frees_it(sandbox: Sandbox, agen
     session = sandbox.mapping("left").session_id
     assert session
     assert sandbox.sessmap("rm", "left").returncode == 0  # no --purge: the files stay
-    assert [p for p in _files_of(home, session) if p.suffix == ".jsonl"]
+    assert _transcripts_of(home, session)
     report = sandbox.sessmap("doctor", "--json")
     orphaned = json.loads(report.stdout)["orphaned_transcripts"]
     assert [s["session_id"] for s in orphaned["purged"]] == [session] and orphaned["bytes"] > 0
     fixed = sandbox.sessmap("doctor", "--fix", "--purge", "--yes")
     assert "deleted the transcripts of 1 session(s)" in fixed.stderr
-    assert not [p for p in _files_of(home, session) if p.suffix == ".jsonl"]
+    assert not _transcripts_of(home, session)
