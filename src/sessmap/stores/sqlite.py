@@ -136,7 +136,7 @@ class SQLiteStore(Closing):
 
     @property
     def started(self) -> StartedSessions:
-        if self._started is None:  # made on first use: a plain get or exec never needs it
+        if self._started is None:  # made on first use: a get, or an exec that resumes, needs none
             from sessmap.stores.started_sql import SQLiteStarted
 
             self._started = SQLiteStarted(self._db, self._transaction, self._errors)
