@@ -591,6 +591,7 @@ def test_rm_and_prune_leave_no_orphaned_transcript_copies(cluster: Cluster, stor
     assert _copies(cluster, store, removed_by_rm) == {}, "rm left transcript copies behind"
     assert set(_copies(cluster, store, kept | pruned)) == kept | pruned, "rm deleted copies still needed"
 
+    time.sleep(1.1)  # times are whole seconds: "older than 0s" needs the last turn's second past
     report = json.loads(host.sessmap_ok("prune", "--older-than", "0s", "-a", "default", "--json"))
     assert sorted(m["key"] for m in report["removed"]) == ["fork", "parent", "reset"]
     assert _copies(cluster, store, pruned) == {}, "prune left transcript copies behind"
