@@ -11,11 +11,10 @@ from pathlib import Path
 import pytest
 from tests.cli.trust_helpers import in_terminal
 from tests.support.cli import Sessmap
-from tests.support.mappings import T0
+from tests.support.mappings import record_started
 
 from sessmap.sdk_keys import project_key_for
 from sessmap.stores import Query, open_store
-from sessmap.stores.started import StartedSession
 
 CWD = "/tmp/purge-cli"
 
@@ -47,12 +46,7 @@ def _import_started(sessmap: Sessmap, *rows: dict[str, object]) -> None:
     imported session alone is never sessmap's to delete)."""
     sessmap.import_rows(*rows)
     with open_store(sessmap.store_url) as store:
-        for row in store.query(Query()):
-            for session_id in row.session_ids():
-                record = StartedSession(
-                    session_id, "claude", row.agent, row.key, row.host, row.agent_home, CWD, T0
-                )
-                store.started.add(record)
+        record_started(store, *store.query(Query()))
 
 
 def _digest(root: Path) -> str:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sessmap.model import Mapping
+
+if TYPE_CHECKING:
+    from sessmap.stores import Store
 
 T0 = datetime(2026, 11, 1, 12, 0, 0, tzinfo=UTC)
 """The default ``created_at`` of ``make_mapping`` (the store tests' fixed moment)."""
@@ -23,6 +26,27 @@ def make_mapping(key: str, **fields: Any) -> Mapping:
     }
     values.update(fields)
     return Mapping(**values).validate()
+
+
+def record_started(store: Store, *mappings: Mapping) -> None:
+    """Record every session of ``mappings`` as one sessmap started (at T0, where the mapping's
+    last run was), as ``exec`` does: what ``--purge`` needs before it deletes anything."""
+    from sessmap.stores.started import StartedSession
+
+    for mapping in mappings:
+        for session_id in mapping.session_ids():
+            store.started.add(
+                StartedSession(
+                    session_id,
+                    mapping.provider,
+                    mapping.agent,
+                    mapping.key,
+                    mapping.host,
+                    mapping.agent_home,
+                    mapping.cwd,
+                    T0,
+                )
+            )
 
 
 def ago(**delta: float) -> str:

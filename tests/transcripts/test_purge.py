@@ -12,13 +12,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from tests.support.mappings import make_mapping
+from tests.support.mappings import make_mapping, record_started
 
 from sessmap import service
 from sessmap.model import HistoryEntry, Mapping
 from sessmap.sdk_keys import project_key_for
 from sessmap.stores import Store, open_store
-from sessmap.stores.started import StartedSession
 from sessmap.transcripts.presence import this_host
 from sessmap.transcripts.purge import codex_with_delete
 
@@ -56,27 +55,10 @@ def claude_home(tmp_path: Path) -> Path:
     return home
 
 
-def _started(store: Store, *mappings: Mapping) -> None:
-    """Record every session of ``mappings`` as one sessmap started, as ``exec`` does."""
-    for mapping in mappings:
-        for session_id in mapping.session_ids():
-            record = StartedSession(
-                session_id,
-                mapping.provider,
-                mapping.agent,
-                mapping.key,
-                mapping.host,
-                mapping.agent_home,
-                CWD,
-                WHEN,
-            )
-            store.started.add(record)
-
-
 def _insert_started(store: Store, *mappings: Mapping) -> None:
     for mapping in mappings:
         store.insert(mapping)
-    _started(store, *mappings)
+    record_started(store, *mappings)
 
 
 def _mapping(key: str, session_id: str, home: Path, provider: str = "claude", **fields: object) -> Mapping:
@@ -238,7 +220,9 @@ def test_a_session_sessmap_did_not_start_is_never_purged(tmp_path: Path, claude_
     with open_store(f"sqlite:{tmp_path / 'map.db'}") as store:
         mapping = _mapping("by-hand", "sess-attached", claude_home, history=history)
         store.insert(mapping)
-        _started(store, _mapping("by-hand", "sess-ours", claude_home))  # sessmap started the earlier one
+        record_started(
+            store, _mapping("by-hand", "sess-ours", claude_home)
+        )  # sessmap started the earlier one
         result = service.remove(store, keys=["by-hand"], purge=True)
     assert result.purge is not None
     assert [s.session_id for s in result.purge.purged] == ["sess-ours"]
@@ -262,7 +246,7 @@ def test_doctor_finds_what_rm_without_purge_left_and_fix_purge_frees_it(
     config = tmp_path / "config.toml"
     with open_store(f"sqlite:{tmp_path / 'map.db'}") as store:
         _insert_started(store, _mapping("gone", "sess-left", claude_home))
-        _started(store, _mapping("vanished", "sess-vanished", claude_home))  # no file any more
+        record_started(store, _mapping("vanished", "sess-vanished", claude_home))  # no file any more
         earlier = (HistoryEntry("sess-earlier-gone", WHEN, "new"),)  # no file, but a mapping names it
         _insert_started(store, _mapping("moved-on", "sess-current", claude_home, history=earlier))
         store.insert(_mapping("attached", "sess-attached-2", claude_home))

@@ -374,12 +374,11 @@ def test_a_transcript_truncated_while_it_is_read_is_no_error_and_saves_nothing(
 
 
 def test_purge_drops_the_saved_summary_of_each_transcript_it_deletes(tmp_path: Path) -> None:
-    from tests.support.mappings import T0, make_mapping
+    from tests.support.mappings import make_mapping, record_started
 
     from sessmap import service
     from sessmap.sdk_keys import project_key_for
     from sessmap.stores import open_store
-    from sessmap.stores.started import StartedSession
     from sessmap.transcripts.presence import this_host
 
     home, cwd, session_id = (
@@ -394,12 +393,9 @@ def test_purge_drops_the_saved_summary_of_each_transcript_it_deletes(tmp_path: P
     same(path, "claude")
     assert len(entries()) == 1
     with open_store(f"sqlite:{tmp_path / 'map.db'}") as store:
-        store.insert(
-            make_mapping("k", session_id=session_id, host=this_host(), agent_home=str(home), cwd=cwd)
-        )
-        store.started.add(
-            StartedSession(session_id, "claude", "default", "k", this_host(), str(home), cwd, T0)
-        )
+        mapping = make_mapping("k", session_id=session_id, host=this_host(), agent_home=str(home), cwd=cwd)
+        store.insert(mapping)
+        record_started(store, mapping)
         service.remove(store, keys=["k"], purge=True)
     assert not path.exists()
     assert entries() == []
