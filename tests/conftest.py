@@ -8,6 +8,7 @@ default on a developer's machine) or ``ci`` (thorough, the default when ``CI`` i
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from hypothesis import settings
 pytest.register_assert_rewrite("tests.support")
 
 from tests.support.cli import SESSMAP  # noqa: E402
+from tests.support.native import compiled, python_only  # noqa: E402
 from tests.support.skips import unavailable  # noqa: E402
 
 # Property tests size themselves with ``tests.support.examples(n)``: n under ``ci``, a tenth under ``dev``.
@@ -52,3 +54,14 @@ def needs_sessmap() -> None:
     """Skip (fail under CI) a test that runs the installed ``sessmap`` command when it is missing."""
     if not SESSMAP.exists():
         unavailable(f"the sessmap command is not installed ({SESSMAP}): pip install -e '.[test]'")
+
+
+@pytest.fixture(params=["c", "python"])
+def each_fast_path(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The test runs twice: with the summary's C scanner (``_sniff.c``), and in Python alone."""
+    if request.param == "c":
+        compiled()
+        yield "c"
+    else:
+        with python_only():
+            yield "python"

@@ -270,14 +270,19 @@ def write(path: Path, lines: list[bytes], *, end: bytes = b"\n") -> Path:
 
 
 def both(path: Path, provider: str) -> Summary:
-    """The fast summary of the file (read in place), checked equal to the fast summary of its
-    ``Line``s and to the one that parses every line."""
+    """The fast summary of the file (read in place, with the C scanner where it is built),
+    checked equal to the one in Python alone, to the fast summary of its ``Line``s and to the
+    one that parses every line."""
+    from tests.support.native import python_only
+
     from sessmap.transcripts.entries import read_lines
     from sessmap.transcripts.summary import summarize
 
     fast = summarize(path, provider)
     full = summarize(read_lines(path), provider, sniff=False).to_dict()
     assert fast.to_dict() == full
+    with python_only():
+        assert summarize(path, provider).to_dict() == full
     assert summarize(read_lines(path), provider).to_dict() == full
     return fast
 

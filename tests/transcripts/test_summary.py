@@ -55,14 +55,15 @@ def test_without_a_title_entry_the_title_is_the_first_prompt_on_one_line_cut(tmp
 
 
 def test_claude_prompts_replies_tool_calls_and_tokens_count_each_response_once(tmp_path: Path) -> None:
-    # One response written as three lines (thinking, text, tool call), all with its usage, the
-    # last with the final counts; a tool result; a second response; a second prompt.
+    # One response written as four lines (thinking, two texts: one reply, tool call), all with
+    # its usage, the last with the final counts; a tool result; a second response; a second prompt.
     lines = [
         claude_user("first", 1),
         claude_assistant(
             {"type": "thinking", "thinking": "hm", "signature": "s"}, 2, "msg_a", (3, 1, 100, 10)
         ),
         claude_assistant(text("looking"), 3, "msg_a", (3, 2, 100, 10)),
+        claude_assistant(text("still looking"), 3, "msg_a", (3, 2, 100, 10)),
         claude_assistant(
             {"type": "tool_use", "id": "t1", "name": "Bash", "input": {"command": "ls"}},
             4,

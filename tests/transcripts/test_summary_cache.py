@@ -26,6 +26,7 @@ from sessmap.transcripts.summary import Summary, summarize
 from sessmap.transcripts.summary_cache import cache_dir, summarize_file
 
 PROVIDERS = ["claude", "codex"]
+pytestmark = pytest.mark.usefixtures("each_fast_path")  # the C scanner and Python alone
 
 
 @pytest.fixture(autouse=True)

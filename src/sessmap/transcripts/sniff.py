@@ -13,14 +13,19 @@ coming later (duplicates) are looked for in the tail. Anything else (other key o
 whitespace, arrays, escapes in keys, text starting with a space or ``<``) is left to the full
 parse: each function returns True when it took the line into the builder, False when the line
 must be parsed whole.
+
+Where the package was built with it, ``_sniff.c`` (through ``native_sniff``) applies these same
+rules to whole runs of lines in C, and hands each line it is not sure of back to ``Scan``: a
+rule changed here must change there (the tests run every summary both ways).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
+from sessmap.transcripts import native_sniff
 from sessmap.transcripts.entries import Entry, Line, Note, claude_usage, parse_line
 from sessmap.transcripts.lines import Span
 from sessmap.transcripts.summary import Counts, Summary, _Builder
@@ -48,6 +53,9 @@ class Scan:
         self.unknown: dict[str, int] = {}
         self.number = self.size = 0
         self.complete = True
+        self.native = native_sniff.for_builder(
+            provider, self.builder, lambda line: prompt_reader(line, provider)
+        )
 
     def feed(self, spans: Iterable[Span]) -> None:
         builder, provider, notes, unknown = self.builder, self.provider, self.notes, self.unknown
@@ -57,7 +65,7 @@ class Scan:
             for entry in parse_line(Line(number, data, complete), provider, notes, unknown):
                 builder.entry(entry)
 
-        number, size, complete = self.number, self.size, self.complete
+        number, size, complete, native = self.number, self.size, self.complete, self.native
         for data, start, end, complete, utf8 in spans:
             size += end - start + 1
             if not complete:
@@ -66,9 +74,15 @@ class Scan:
                 continue
             find, at = data.find, start
             while True:
-                stop = find(b"\n", at, end)
-                if stop < 0:
-                    stop = end
+                if native is not None:  # C takes what it can; the line it stops at is read here
+                    at, taken, stop = native.lines(data, at, end, utf8)
+                    number += taken
+                    if stop < 0:
+                        break
+                else:
+                    stop = find(b"\n", at, end)
+                    if stop < 0:
+                        stop = end
                 number += 1
                 # Only valid UTF-8 takes the fast path: the parser notes bad bytes.
                 if not (utf8 or _utf8(data[at:stop])) or not fast(data, at, stop, builder):
@@ -76,6 +90,8 @@ class Scan:
                 if stop == end:
                     break
                 at = stop + 1
+        if native is not None:
+            native.sync()
         self.number, self.size, self.complete = number, size, complete
 
     def result(self) -> Summary:
@@ -284,12 +300,17 @@ def _claude_bookkeeping(data: bytes) -> bool:
 
 def _later_prompt(data: bytes, provider: str, builder: _Builder) -> None:
     """A plain prompt: counted now, read whole only if it turns out to be the first or last."""
+    builder.prompt(prompt_reader(data, provider))
+
+
+def prompt_reader(data: bytes, provider: str) -> Callable[[], Entry | None]:
+    """Reads the prompt of the line ``data`` when called."""
 
     def read() -> Entry | None:
         found = parse_line(Line(0, data), provider, [], {})
         return next((entry for entry in found if entry.kind == "prompt"), None)
 
-    builder.prompt(read)
+    return read
 
 
 _USAGE = re.compile(

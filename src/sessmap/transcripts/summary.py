@@ -94,16 +94,16 @@ class TokenTotals:
     usage; the last line's counts are final), codex running totals as the sum of their rises
     (a total that drops started over, as a resumed session's may)."""
 
-    __slots__ = ("_group", "_pending", "_previous", "seen", "sums")
+    __slots__ = ("group", "pending", "previous", "seen", "sums")
 
     def __init__(self) -> None:
         self.sums = [0, 0, 0, 0]
         self.seen = False
         # The newest line of the open response: its counts, or a way to read them when the
         # response closes (the fast path reads only the last line of each response).
-        self._pending: Counts | Callable[[], Counts] | None = None
-        self._group: str | None = None
-        self._previous: Counts | None = None
+        self.pending: Counts | Callable[[], Counts] | None = None
+        self.group: str | None = None
+        self.previous: Counts | None = None
 
     def add(self, usage: Usage) -> None:
         counts = (usage.input, usage.output, usage.cache_read, usage.cache_write)
@@ -115,30 +115,30 @@ class TokenTotals:
     def add_running(self, counts: Counts) -> None:
         """A running total: what it rose by since the previous one counts."""
         self.seen = True
-        previous = self._previous
+        previous = self.previous
         if previous is None or counts[0] < previous[0]:
             self._plus(counts)
         else:
             fresh, output, read, write = previous
             self._plus((counts[0] - fresh, counts[1] - output, counts[2] - read, counts[3] - write))
-        self._previous = counts
+        self.previous = counts
 
     def add_response(self, group: str | None, counts: Counts | Callable[[], Counts]) -> None:
         """One line's counts of the response ``group``, or a function reading them."""
         self.seen = True
-        if self._pending is not None and group is not None and group == self._group:
-            self._pending = counts  # another line of the same response
+        if self.pending is not None and group is not None and group == self.group:
+            self.pending = counts  # another line of the same response
             return
         self.close_group()
-        self._pending, self._group = counts, group
+        self.pending, self.group = counts, group
 
     def close_group(self) -> None:
         """A user turn or tool result came: the next usage is a new response even if the API
         reused a message id (fake servers do)."""
-        pending = self._pending
+        pending = self.pending
         if pending is not None:
             self._plus(pending if isinstance(pending, tuple) else pending())
-        self._pending, self._group = None, None
+        self.pending, self.group = None, None
 
     def _plus(self, counts: Counts) -> None:
         sums = self.sums
@@ -147,23 +147,27 @@ class TokenTotals:
         sums[2] += counts[2]
         sums[3] += counts[3]
 
+    def pending_counts(self) -> Counts | None:
+        """The open response's counts (a pending reader is read now)."""
+        pending = self.pending
+        if pending is not None and not isinstance(pending, tuple):
+            pending = self.pending = pending()
+        return pending
+
     def result(self) -> Usage | None:
         self.close_group()
         sums = self.sums
         return Usage(sums[0], sums[1], sums[2], sums[3]) if self.seen else None
 
     def state(self) -> dict[str, Any]:
-        """What ``restore`` needs to go on from here (plain JSON values; a pending reader is
-        read now)."""
-        pending = self._pending
-        if pending is not None and not isinstance(pending, tuple):
-            pending = self._pending = pending()
+        """What ``restore`` needs to go on from here (plain JSON values)."""
+        pending = self.pending_counts()
         return {
             "sums": list(self.sums),
             "seen": self.seen,
             "pending": list(pending) if pending is not None else None,
-            "group": self._group,
-            "previous": list(self._previous) if self._previous is not None else None,
+            "group": self.group,
+            "previous": list(self.previous) if self.previous is not None else None,
         }
 
     @classmethod
@@ -172,9 +176,9 @@ class TokenTotals:
         totals = cls()
         totals.sums = list(_counts(state["sums"]))
         totals.seen = _bool(state["seen"])
-        totals._pending = None if state["pending"] is None else _counts(state["pending"])
-        totals._group = _text(state["group"])
-        totals._previous = None if state["previous"] is None else _counts(state["previous"])
+        totals.pending = None if state["pending"] is None else _counts(state["pending"])
+        totals.group = _text(state["group"])
+        totals.previous = None if state["previous"] is None else _counts(state["previous"])
         return totals
 
 
