@@ -115,6 +115,10 @@ def prune(
         sort="key",
     )
     keep_pinned = PIN not in scope.labels
+    if purge:
+        from sessmap.transcripts.purge import check_records
+
+        check_records(store)
     tally = _Tally(store, keep_pinned, on_removed, purge=purge)
     scanned = store.count(scope) if count else None
     old = scope._replace(seen_before=cutoff)
@@ -313,7 +317,14 @@ def doctor(
     from sessmap.transcripts.purge import orphans
 
     delete = fix and purge and not dry_run
-    orphaned = orphans(store, config, delete=delete)
+    orphaned: Purge | None = None
+    try:
+        orphaned = orphans(store, config, delete=delete)
+    except StoreError as err:  # a damaged record of started sessions: a finding, like a bad row
+        if err.reason != "damaged-store":
+            raise
+        problems.append(err.line)
+        delete = False
     return Health(
         store_url,
         schema,

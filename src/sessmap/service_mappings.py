@@ -212,6 +212,10 @@ def remove(
     wanted = [(agent, validate_key(key)) for key in keys]
     wanted += [(validate_agent(a), validate_key(k)) for a, k in targets]
     result = Removal()
+    if purge:
+        from sessmap.transcripts.purge import check_records
+
+        check_records(store)
     gone: set[tuple[str, str]] = set()
     for target in wanted:
         # A dry run reads: one named twice is missing the second time, as when deleting.

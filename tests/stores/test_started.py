@@ -3,13 +3,17 @@ the only ones ``--purge`` and ``doctor`` may delete. Every backend, the memory s
 
 from __future__ import annotations
 
+import json
 import threading
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
-from tests.support.backends import ALL_KINDS, backend_params, open_url
-from tests.support.mappings import T0
+from tests.support.backends import ALL_KINDS, STORE_KINDS, backend_params, open_url, store_url
+from tests.support.cli import run_sessmap
+from tests.support.mappings import T0, make_mapping
 
+from sessmap.errors import StoreError
 from sessmap.stores import Store
 from sessmap.stores.started import StartedSession
 
@@ -91,3 +95,61 @@ def test_many_ids_at_once(store: Store) -> None:
     assert sorted(store.started.get_many(ids)) == ids[::3]
     store.started.forget(ids)
     assert list(store.started.all()) == []
+
+
+def _damage(store: Store, kind: str) -> None:
+    """What a hand edit does to A's record, past sessmap's checks."""
+    if kind == "sqlite":
+        store._db.execute("UPDATE started_sessions SET started_at = 'yesterday'")  # type: ignore[attr-defined]
+    elif kind == "postgres":
+        statement = store.started._sql("UPDATE {table} SET started_at = 'yesterday'")  # type: ignore[attr-defined]
+        store._connection.execute(statement)  # type: ignore[attr-defined]
+    elif kind == "redis":
+        store._client.hset(f"{store._prefix}:started", A, '{"session_id": 5}')  # type: ignore[attr-defined]
+    else:
+        store.started.path.write_text('{"x": [1]}')  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("kind", backend_params(STORE_KINDS))
+def test_a_damaged_record_is_a_damaged_store(kind: str, tmp_path: Path) -> None:
+    with store_url(kind, tmp_path) as url, open_url(url) as store:
+        store.started.add(started(A))
+        _damage(store, kind)
+        for read in (lambda: store.started.get_many([A]), lambda: list(store.started.all())):
+            with pytest.raises(StoreError, match="damaged record of a started session") as raised:
+                read()
+            assert raised.value.reason == "damaged-store"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["rm", "t:a", "--purge", "--yes"], ["prune", "--older-than", "0s", "--purge", "--yes"]],
+    ids=["rm", "prune"],
+)
+def test_purge_over_a_damaged_record_fails_as_a_damaged_store_and_removes_nothing(
+    tmp_path: Path, command: list[str]
+) -> None:
+    with store_url("sqlite", tmp_path) as url:
+        with open_url(url) as store:
+            store.insert(make_mapping("t:a", session_id=A))
+            store.started.add(started(A))
+            _damage(store, "sqlite")
+        result = run_sessmap(*command, store=url)
+        assert result.returncode == 1, result.stderr
+        assert "damaged record of a started session" in result.stderr
+        assert "sessmap doctor" in result.stderr and "Traceback" not in result.stderr
+        with open_url(url) as store:
+            assert store.get("default", "t:a") is not None
+
+
+def test_doctor_lists_a_damaged_record_as_a_store_problem(tmp_path: Path) -> None:
+    with store_url("sqlite", tmp_path) as url:
+        with open_url(url) as store:
+            store.started.add(started(A))
+            _damage(store, "sqlite")
+        result = run_sessmap("doctor", "--fix", "--purge", "--yes", "--json", store=url)
+        assert result.returncode == 1, result.stderr
+        health = json.loads(result.stdout)
+        assert not health["healthy"]
+        assert any("damaged record of a started session" in p for p in health["store"]["problems"])
+        assert health["orphaned_transcripts"]["deleted"] is False

@@ -8,8 +8,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, cast
 
-from sessmap.errors import StoreError
-from sessmap.stores.started import StartedSession
+from sessmap.stores.started import StartedSession, damaged_record
 
 if TYPE_CHECKING:
     import redis
@@ -27,7 +26,7 @@ class RedisStarted:
         try:
             return StartedSession.from_dict(json.loads(text))
         except ValueError as err:
-            raise StoreError(f"{self._hash}: a damaged record of a started session ({err})") from None
+            raise damaged_record(self._hash, err) from None
 
     def add(self, started: StartedSession) -> None:
         with self._errors():

@@ -62,6 +62,12 @@ class StartedSession(NamedTuple):
         return cls(**{**data, "started_at": started_at})
 
 
+def damaged_record(where: str, error: ValueError) -> StoreError:
+    """The error for a stored record ``to_dict`` could not have written (edited by hand, or
+    by other code): a damaged store, as a damaged mapping row is."""
+    return StoreError(f"{where}: a damaged record of a started session ({error})", reason="damaged-store")
+
+
 class StartedSessions(Protocol):
     """The sessions sessmap started (the module docstring), by session id."""
 
@@ -95,8 +101,10 @@ class FileStartedSessions:
             return {sid: StartedSession.from_dict(record) for sid, record in data.items()}
         except FileNotFoundError:
             return {}
-        except (OSError, ValueError) as err:
-            raise StoreError(f"{self.path}: unreadable record of started sessions ({err})") from None
+        except OSError as err:
+            raise StoreError(f"cannot read {self.path}: {err.strerror or err}") from None
+        except ValueError as err:
+            raise damaged_record(str(self.path), err) from None
 
     def _save(self, records: dict[str, StartedSession]) -> None:
         from sessmap.files import atomic_write

@@ -9,8 +9,8 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, LiteralString
 
-from sessmap.model import format_timestamp, parse_timestamp
-from sessmap.stores.started import StartedSession
+from sessmap.model import format_timestamp
+from sessmap.stores.started import StartedSession, damaged_record
 
 if TYPE_CHECKING:
     import sqlite3
@@ -42,10 +42,11 @@ def _row(started: StartedSession) -> tuple[Any, ...]:
 
 
 def _record(row: tuple[Any, ...]) -> StartedSession:
-    session_id, provider, agent, key, host, agent_home, cwd, started_at = row
-    return StartedSession(
-        session_id, provider, agent, key, host, agent_home, cwd, parse_timestamp(started_at)
-    )
+    # Checked as the file stores check theirs: a column may hold anything an UPDATE put there.
+    try:
+        return StartedSession.from_dict(dict(zip(StartedSession._fields, row, strict=True)))
+    except ValueError as err:
+        raise damaged_record(f"started_sessions, session {row[0]!r}", err) from None
 
 
 # --- SQLite ------------------------------------------------------------------------------------

@@ -202,6 +202,14 @@ def _stored_bytes(store: Store, session_id: str) -> int:
     return total
 
 
+def check_records(store: Store) -> None:
+    """Reads every record of the sessions sessmap started: a damaged one raises its
+    ``StoreError`` now, before any mapping is deleted, not once its files are to go (the
+    mappings would be gone and their files left)."""
+    for _ in store.started.all():
+        pass
+
+
 def purge(
     store: Store,
     config: Config | None,
