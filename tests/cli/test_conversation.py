@@ -233,6 +233,8 @@ def test_du_lists_disk_use_largest_first_with_a_total(sessmap: Sessmap, work: Pa
     table = sessmap.ok("du", "-f", "table").stdout.splitlines()
     assert table[0].split() == ["SIZE", "LOCAL", "STORED", "FILES", "AGENT", "KEY"]
     assert table[1].endswith("big") and table[-1].endswith("TOTAL (3 mappings)")
+    one = sessmap.ok("du", "-f", "table", "--prefix", "sm").stdout.splitlines()
+    assert one[-1].endswith("TOTAL (1 mapping)")
     assert sessmap.ok("du", "-f", "tsv", "--prefix", "sm").stdout.split("\t")[:2] == ["small", "default"]
 
 

@@ -134,12 +134,14 @@ def _write_cells(rows: Sequence[DiskUse], fmt: str, out: IO[str]) -> None:
 
 def _write_du_table(rows: Sequence[DiskUse], total: dict[str, int], out: IO[str]) -> None:
     """Sizes right-aligned, then the agent, then the key last (keys are long and never cut)."""
+    from sessmap.cli.confirm import plural
+
     table = [("SIZE", "LOCAL", "STORED", "FILES", "AGENT", "KEY")]
     for row in rows:
         sizes = (human_size(row.total), human_size(row.local), human_size(row.stored))
         table.append((*sizes, str(row.files), row.mapping.agent, row.mapping.key))
     sizes = (human_size(total["total"]), human_size(total["local"]), human_size(total["stored"]))
-    table.append((*sizes, str(total["files"]), "", f"TOTAL ({total['mappings']} mappings)"))
+    table.append((*sizes, str(total["files"]), "", f"TOTAL ({plural(total['mappings'])})"))
     widths = [max(len(line[i]) for line in table) for i in range(5)]
     for line in table:
         numbers = "  ".join(cell.rjust(width) for cell, width in zip(line[:4], widths, strict=False))

@@ -6,6 +6,7 @@ lines it is not sure of, which ``sniff.Scan`` then reads as before. The summary 
 copied from the builder into an int64 array (``STATE``), kept there while C takes whole spans,
 and copied back (``sync``) before Python reads a line and when a feed ends, so the builder,
 the summary cache and the Python path see one state.
+
 Without the compiled module (no compiler when the package was built) everything runs in
 Python, with the same result, only slower.
 """
