@@ -272,3 +272,28 @@ def test_timestamps_are_utc_whole_seconds() -> None:
 @given(st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(9999, 1, 1), timezones=st.just(UTC)))
 def test_timestamps_round_trip(moment: datetime) -> None:
     assert parse_timestamp(format_timestamp(moment)) == moment.replace(microsecond=0)
+
+
+def test_a_mapping_pickles_whole_and_stays_checked() -> None:
+    # import's spool (service_transfer._spooled) pickles mappings it has validated.
+    import pickle
+
+    at = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
+    mapping = Mapping(
+        key="slack:C1:1",
+        provider="codex",
+        created_at=at,
+        updated_at=at,
+        session_id="0199a213-81c0-7800-8aa1-bbab2a035a53",
+        parent=Parent("default", "slack:C1:0", "0199a213-81c0-7800-8aa1-bbab2a035a54"),
+        labels={"team": "infra"},
+        history=(HistoryEntry("0199a213-81c0-7800-8aa1-bbab2a035a55", at, "new"),),
+        generation=3,
+    ).validate()
+    back = pickle.loads(pickle.dumps(mapping, pickle.HIGHEST_PROTOCOL))
+    assert back == mapping and back._validated
+    assert dict(back.labels) == {"team": "infra"}
+    with pytest.raises(TypeError):
+        back.labels["team"] = "x"  # type: ignore[index]  # read-only again
+    unchecked = pickle.loads(pickle.dumps(mapping.evolve(turns=1)))
+    assert not unchecked._validated

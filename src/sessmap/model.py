@@ -124,6 +124,7 @@ FIELDS = (
 )
 """Mapping's fields, in its constructor's order."""
 _FIELD_SET = frozenset(FIELDS)
+_LABELS = FIELDS.index("labels")
 
 _set = object.__setattr__
 
@@ -213,6 +214,13 @@ class Mapping:
     def __repr__(self) -> str:
         fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in FIELDS)
         return f"{type(self).__name__}({fields})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # For pickle (import's spool): the fields as they are, and whether they were checked,
+        # so a mapping read back is not parsed or validated a second time.
+        values = list(self._values())
+        values[_LABELS] = dict(self.labels)  # a read-only view does not pickle
+        return (_unpickled, (tuple(values), self._validated))
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"cannot assign to field {name!r}: a Mapping is frozen; use evolve()")
@@ -327,6 +335,12 @@ class Mapping:
         from sessmap.model_json import mapping_from_dict  # not loaded by the SQLite store's reads
 
         return mapping_from_dict(cls, data)
+
+
+def _unpickled(values: tuple[Any, ...], validated: bool) -> Mapping:
+    mapping = Mapping(*values)
+    _set(mapping, "_validated", validated)
+    return mapping
 
 
 def _string(value: Any, name: str) -> str:

@@ -85,9 +85,12 @@ def import_mappings(
 
     spool = Spool()
     try:
-        # The whole input is read and checked before the store is asked to write: a slow pipe
-        # (or a bad last line) never holds a store's write lock.
-        mappings = _staged(store, _counted(parse_jsonl(lines, spool), progress), on_conflict == "replace")
+        # The whole input is read and checked before the store writes: a slow pipe (or a bad
+        # last line) never holds a store's write lock.
+        parsed = _counted(parse_jsonl(lines, spool), progress)
+        mappings = _with_history(store, parsed, on_conflict == "replace")
+        if not store.reads_imports_unlocked:
+            mappings = _spooled(mappings)
         result = store.insert_many(mappings, on_conflict)
         if result.conflicts:
             agent, key = result.conflicts[0]
@@ -141,26 +144,33 @@ def _plan(
     return Imported(ImportResult(inserted, replaced, skipped, conflicts), records.lines, replacing)
 
 
-def _staged(store: Store, mappings: Iterable[Mapping], keep_history: bool) -> Iterator[Mapping]:
-    """Every mapping read, validated and written to a temporary file (memory stays flat), then
-    replayed; with ``keep_history``, each with the session it replaces moved into ``history``.
+def _with_history(store: Store, mappings: Iterable[Mapping], keep_history: bool) -> Iterator[Mapping]:
+    """With ``keep_history``, each mapping with the session it replaces moved into ``history``."""
+    stamp = service.now()
+    for mapping in mappings:
+        current = store.get(mapping.agent, mapping.key) if keep_history else None
+        if current is not None:
+            kept = current.retired("import", stamp, replacement=mapping.session_id).history
+            known = {entry.session_id for entry in mapping.history}
+            merged = (*mapping.history, *(e for e in kept if e.session_id not in known))
+            mapping = mapping.evolve(history=merged[:MAX_HISTORY]).validate()
+        yield mapping
 
-    Every lookup happens here, before the import writes anything: a store may not answer reads
-    while it imports (PostgreSQL's COPY holds the connection)."""
-    import json
+
+def _spooled(mappings: Iterable[Mapping]) -> Iterator[Mapping]:
+    """Every mapping read (and looked up) into a temporary file, memory flat, then replayed:
+    for a store that would hold its lock, or its connection, while it reads (PostgreSQL's COPY
+    cannot answer the lookups). Pickled: they come back as they went, already checked."""
+    import pickle
     import tempfile
 
-    stamp = service.now()
-    spooled = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115 - closed by _replay
+    spooled = tempfile.TemporaryFile()  # noqa: SIM115 - closed by _replay
     try:
-        for mapping in mappings:
-            current = store.get(mapping.agent, mapping.key) if keep_history else None
-            if current is not None:
-                kept = current.retired("import", stamp, replacement=mapping.session_id).history
-                known = {entry.session_id for entry in mapping.history}
-                merged = (*mapping.history, *(e for e in kept if e.session_id not in known))
-                mapping = mapping.evolve(history=merged[:MAX_HISTORY])
-            spooled.write(json.dumps(mapping.to_dict()) + "\n")
+        pickler = pickle.Pickler(spooled, pickle.HIGHEST_PROTOCOL)
+        for count, mapping in enumerate(mappings, start=1):
+            pickler.dump(mapping)
+            if count % 1000 == 0:
+                pickler.clear_memo()  # the memo holds every object dumped: memory would grow
         spooled.seek(0)
     except BaseException:
         spooled.close()
@@ -168,12 +178,17 @@ def _staged(store: Store, mappings: Iterable[Mapping], keep_history: bool) -> It
     return _replay(spooled)
 
 
-def _replay(spooled: IO[str]) -> Iterator[Mapping]:
-    import json
+def _replay(spooled: IO[bytes]) -> Iterator[Mapping]:
+    import pickle
 
     with spooled:
-        for line in spooled:
-            yield Mapping.from_dict(json.loads(line))
+        unpickler = pickle.Unpickler(spooled)  # noqa: S301 - our own file, written just now
+        while True:
+            try:
+                mapping = unpickler.load()
+            except EOFError:
+                return
+            yield mapping
 
 
 def export_lines(store: Store, query: Query, *, transcripts: bool) -> Iterator[str]:

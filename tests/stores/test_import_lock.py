@@ -143,6 +143,24 @@ def test_a_repeated_key_counts_as_the_store_always_counted_it(store: Store, on_c
         assert store.get("default", "new").session_id == make_mapping("new").session_id  # type: ignore[union-attr]
 
 
+@pytest.mark.parametrize("on_conflict", ["skip", "replace"])
+def test_a_key_repeated_in_a_later_batch_counts_the_same(
+    store: Store, on_conflict: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # SQLite stages a batch in one call and goes row by row only for a batch with a repeat.
+    from sessmap.stores import sqlite_import
+
+    monkeypatch.setattr(sqlite_import, "BATCH", 2)
+    later = make_mapping("a", session_id="s-later")
+    rows = [make_mapping("a"), make_mapping("b"), make_mapping("c"), later, *map(make_mapping, "de")]
+    result = store.insert_many(iter(rows), on_conflict)  # type: ignore[arg-type]
+    assert result.inserted == 5
+    assert (result.replaced, result.skipped) == ((1, 0) if on_conflict == "replace" else (0, 1))
+    kept = later if on_conflict == "replace" else make_mapping("a")
+    assert store.get("default", "a").session_id == kept.session_id  # type: ignore[union-attr]
+    assert [m.key for m in store.query(Query(sort="key"))] == ["a", "b", "c", "d", "e"]
+
+
 def test_import_with_fail_names_the_first_conflict_in_file_order(store: Store) -> None:
     store.insert(make_mapping("b"))
     store.insert(make_mapping("a"))

@@ -245,6 +245,7 @@ class MemoryStore:
 
     schema_version = 1
     shared = False
+    reads_imports_unlocked = False
 
     def __init__(self, url: str = "memory:", data: MemoryData | None = None) -> None:
         self.url = url

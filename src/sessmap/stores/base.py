@@ -288,6 +288,10 @@ class Store(Protocol):
     shared: bool
     """True for the server stores (several hosts): they keep transcripts by default."""
 
+    reads_imports_unlocked: bool
+    """True when ``insert_many`` reads all of its input before it takes the store's write lock,
+    and answers ``get`` meanwhile: a caller need not read a slow pipe into a file first."""
+
     transcripts: TranscriptStore
     """The store's copy of agents' transcripts (SPEC §7)."""
 

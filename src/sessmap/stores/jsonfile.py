@@ -60,6 +60,7 @@ class JSONStore(Closing):
     """The mapping store in one JSON file."""
 
     shared: bool = False
+    reads_imports_unlocked = True  # read into memory before the lock
 
     def __init__(self, path: Path) -> None:
         self.path = path

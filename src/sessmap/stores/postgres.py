@@ -103,6 +103,7 @@ class PostgresStore(PostgresQueries, Closing):
     """A Store on PostgreSQL (psycopg 3). One connection per store object, reused."""
 
     shared = True
+    reads_imports_unlocked = False  # COPY holds the connection
 
     def __init__(self, url: str) -> None:
         self.url = mask_password(url)

@@ -137,6 +137,7 @@ class RedisStore(RedisQueries, RedisImport, Closing):
     and one more returning bytes, for transcripts."""
 
     shared = True
+    reads_imports_unlocked = False
 
     def __init__(self, url: str) -> None:
         self.url = mask_password(url)

@@ -107,6 +107,7 @@ class SQLiteStore(Closing):
     """The mapping store in one SQLite file (``sqlite:PATH``)."""
 
     shared: bool = False
+    reads_imports_unlocked = True  # staged in a TEMP table (sqlite_import.py)
 
     def __init__(self, path: Path) -> None:
         self.path = path

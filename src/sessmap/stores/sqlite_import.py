@@ -14,6 +14,7 @@ import sqlite3
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from itertools import islice
+from typing import Any
 
 from sessmap.model import Mapping
 from sessmap.stores.base import ImportResult, OnConflict
@@ -84,14 +85,33 @@ def _stage(
     staged = 0
     repeats: list[tuple[int, str, str]] = []
     while batch := list(islice(numbered, BATCH)):
+        rows = [(position, *to_row(mapping.validate())) for position, mapping in batch]
         db.execute("BEGIN")  # writes only the temp database: no lock on the store
-        for position, mapping in batch:
-            row = (position, *to_row(mapping.validate()))
-            if db.execute(_STAGE_KEEP, row).rowcount:
-                staged += 1
-                continue
-            repeats.append((position, mapping.agent, mapping.key))
-            if on_conflict == "replace":
-                db.execute(_STAGE_REPLACE, row)
+        # A batch with no key seen before goes in with one call; one with a repeat is done
+        # again row by row, to tell which lines repeat.
+        if db.executemany(_STAGE_KEEP, rows).rowcount == len(rows):
+            staged += len(rows)
+        else:
+            db.execute("ROLLBACK")
+            db.execute("BEGIN")
+            staged += _stage_rows(db, rows, on_conflict, repeats)
         db.execute("COMMIT")
     return staged, repeats
+
+
+def _stage_rows(
+    db: sqlite3.Connection,
+    rows: list[tuple[Any, ...]],
+    on_conflict: OnConflict,
+    repeats: list[tuple[int, str, str]],
+) -> int:
+    """One batch, row by row: how many were new; each repeat goes to ``repeats``."""
+    staged = 0
+    for row in rows:
+        if db.execute(_STAGE_KEEP, row).rowcount:
+            staged += 1
+            continue
+        repeats.append((row[0], row[1], row[2]))
+        if on_conflict == "replace":
+            db.execute(_STAGE_REPLACE, row)
+    return staged
