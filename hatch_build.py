@@ -36,12 +36,18 @@ class SniffBuildHook(BuildHookInterface):  # type: ignore[type-arg]
             self.app.display_warning(f"sessmap: C fast path not built ({error}); running in pure Python")
             shutil.rmtree(work, ignore_errors=True)
             return
+        self._work = work
         if version == "editable":
             shutil.copy2(built, source.parent / built.name)
         else:
             build_data["force_include"][str(built)] = f"sessmap/transcripts/{built.name}"
         build_data["pure_python"] = False
         build_data["infer_tag"] = True
+
+    def finalize(self, version: str, build_data: dict[str, Any], artifact_path: str) -> None:
+        work = getattr(self, "_work", None)
+        if work is not None:  # the wheel holds the module now
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def _compile(source: Path, work: Path) -> Path:

@@ -16,7 +16,15 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.support.conversations import both, claude_assistant, claude_lines, claude_user, codex_line, write
+from tests.support.conversations import (
+    both,
+    claude_assistant,
+    claude_lines,
+    claude_user,
+    codex_line,
+    codex_lines,
+    write,
+)
 from tests.support.conversations import text as text_block
 from tests.support.native import compiled, python_only
 from tests.support.sizes import examples
@@ -87,6 +95,21 @@ def test_token_sums_past_what_c_holds_are_python_s(
     compiled()
     summary = both(write(tmp_path / "t.jsonl", lines), provider)
     assert summary.tokens is not None and summary.tokens.input == total
+
+
+@pytest.mark.parametrize("provider", ["claude", "codex"])
+def test_a_last_line_without_its_newline_counts_after_lines_c_took(tmp_path: Path, provider: str) -> None:
+    # The unfinished last line is parsed in Python, after a span C took whole.
+    compiled()
+    if provider == "claude":
+        lines = [*claude_lines(300_000), claude_user("the last, no newline yet", 99_999)]
+    else:
+        lines = [*codex_lines(300_000), *codex_lines(1)[3:5]]
+    path = write(tmp_path / "t.jsonl", lines, end=b"")
+    expected = summarize(read_lines(path), provider, sniff=False).to_dict()
+    assert summarize(path, provider).to_dict() == expected
+    with python_only():
+        assert summarize(path, provider).to_dict() == expected
 
 
 def test_a_message_id_only_python_can_hold_never_joins_a_raw_one(tmp_path: Path) -> None:

@@ -61,11 +61,14 @@ class Scan:
         builder, provider, notes, unknown = self.builder, self.provider, self.notes, self.unknown
         fast = _claude_span if provider == "claude" else _codex_span
 
+        number, size, complete, native = self.number, self.size, self.complete, self.native
+
         def parse(number: int, data: bytes, complete: bool = True) -> None:
+            if native is not None:
+                native.sync()  # the builder must hold what C read before Python adds to it
             for entry in parse_line(Line(number, data, complete), provider, notes, unknown):
                 builder.entry(entry)
 
-        number, size, complete, native = self.number, self.size, self.complete, self.native
         for data, start, end, complete, utf8 in spans:
             size += end - start + 1
             if not complete:
